@@ -1,0 +1,106 @@
+//! Errors, split by who is at fault: the configuration ([`ConfigError`]), the peer
+//! ([`PeerError`]), or the driver ([`RegistryError`]). Peer input never panics the core;
+//! it becomes a [`PeerError`] on that one connection.
+
+use thiserror::Error;
+
+/// A [`Config`](crate::Config) that cannot work. Found once, at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// A framing name other than `raw`, `line` or `collect`.
+    #[error("unknown framing {0:?} (expected raw, line or collect)")]
+    UnknownFraming(String),
+    /// A prefix or suffix over [`MAX_AFFIX_LEN`](crate::MAX_AFFIX_LEN).
+    #[error("{field} is {len} bytes; at most 1024 are allowed")]
+    AffixTooLong {
+        /// `prefix` or `suffix`.
+        field: &'static str,
+        /// Its length.
+        len: usize,
+    },
+    /// A quit or fault word that is empty.
+    #[error("{field} must not be empty")]
+    EmptyWord {
+        /// Which word.
+        field: &'static str,
+    },
+    /// A quit or fault word with `\r` or `\n` in it could never equal a line.
+    #[error("{field} must not contain a line break")]
+    WordHasNewline {
+        /// Which word.
+        field: &'static str,
+    },
+    /// A quit or fault word longer than `max_line` could never be received.
+    #[error("{field} is longer than max line")]
+    WordLongerThanLine {
+        /// Which word.
+        field: &'static str,
+    },
+    /// The quit and fault words are the same line.
+    #[error("quit word and fault word must differ")]
+    SameWords,
+    /// `collect` framing without a quit word would never echo.
+    #[error("collect framing needs a quit word")]
+    CollectNeedsQuitWord,
+    /// A size or count that must be positive is zero.
+    #[error("{field} must be at least 1")]
+    Zero {
+        /// Which limit.
+        field: &'static str,
+    },
+    /// A timer set to zero would fire at once; leave it off instead.
+    #[error("{field} must be longer than zero (leave it unset to turn it off)")]
+    ZeroDuration {
+        /// Which timer.
+        field: &'static str,
+    },
+    /// The low watermark is not below the high one, so reading could never resume.
+    #[error("low watermark ({low} bytes) must be below high watermark ({high} bytes)")]
+    Watermarks {
+        /// Configured low watermark.
+        low: usize,
+        /// Configured high watermark.
+        high: usize,
+    },
+    /// `max_datagram` over what one UDP datagram can carry.
+    #[error("max datagram is {0} bytes; a UDP datagram carries at most 65507")]
+    DatagramTooLarge(usize),
+}
+
+/// What a peer did that ends its connection with an error. Each one closes that
+/// connection only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+pub enum PeerError {
+    /// A line longer than `max_line`. The peer is told so in one line, then the connection
+    /// closes gracefully.
+    #[error("line exceeds {limit} bytes")]
+    LineTooLong {
+        /// The configured `max_line`.
+        limit: usize,
+    },
+    /// `collect` framing would hold more than `max_collect`. The peer is told so in one
+    /// line, then the connection closes gracefully.
+    #[error("collect exceeds {limit} bytes")]
+    CollectTooLarge {
+        /// The configured `max_collect`.
+        limit: usize,
+    },
+    /// The peer sent the fault word. The connection fails at once, as a handler that
+    /// crashed would.
+    #[error("fault injected")]
+    FaultInjected,
+}
+
+/// A driver asked the [`Registry`](crate::Registry) for something it cannot do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+pub enum RegistryError {
+    /// `max_connections` are open; the new connection should be closed at once.
+    #[error("connection limit reached ({0})")]
+    Full(usize),
+    /// The registry is shutting down and takes no new connections.
+    #[error("shutting down")]
+    ShuttingDown,
+    /// The id names a connection that was released (or never existed): a stale event.
+    #[error("no such connection")]
+    UnknownConnection,
+}

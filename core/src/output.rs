@@ -1,0 +1,131 @@
+//! What a connection tells its driver.
+
+use core::fmt;
+
+use crate::error::PeerError;
+use crate::time::Instant;
+
+/// The next thing a driver must do for a connection, from
+/// [`Connection::poll_output`](crate::Connection::poll_output).
+///
+/// Outputs come in this order: events first, then bytes to send, then our FIN, then the
+/// release; `Timeout` last, meaning "nothing more until this deadline or the next input".
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output<'a> {
+    /// Something the driver may log or show; it requires no action.
+    Event(Event),
+    /// Write these bytes, then report how many were written with
+    /// [`Input::Written`](crate::Input::Written). The slice borrows the output queue:
+    /// no copy is made between the core and the socket.
+    Transmit(&'a [u8]),
+    /// Shut down our write side (send FIN). Comes once, after all output was written.
+    CloseWrite,
+    /// Close the socket and forget the connection: it is finished, for this reason.
+    /// Comes once; afterwards `poll_output` only returns `Timeout(None)`.
+    Release(CloseReason),
+    /// Everything is drained. Call [`Input::Tick`](crate::Input::Tick) at this deadline
+    /// (if any) unless another input comes first.
+    Timeout(Option<Instant>),
+}
+
+/// Something that happened on a connection, for logs and views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// Frames were queued for echo by one input: how many, and how many payload bytes.
+    Echoed {
+        /// Frames completed.
+        frames: u64,
+        /// Bytes of those frames as received (without prefix and suffix).
+        bytes: u64,
+    },
+    /// The output queue reached the high watermark: no input is taken for now.
+    ReadPaused,
+    /// The output queue drained to the low watermark: input is taken again. A driver on
+    /// edge-triggered readiness must read now; no new readiness event will say so.
+    ReadResumed,
+    /// A timer fired.
+    TimedOut(Timer),
+    /// The peer caused an error; the connection is closing because of it.
+    PeerError(PeerError),
+    /// The connection stopped taking input and is flushing towards its FIN.
+    Closing(CloseReason),
+}
+
+/// The connection's timers. Each is optional in [`Config`](crate::Config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// No progress in either direction.
+    Idle,
+    /// A started line did not complete in time.
+    Frame,
+    /// Output pending, none of it written.
+    WriteStall,
+    /// After our FIN, the peer did not close its side in time.
+    Linger,
+    /// After a shutdown request, the connection did not finish in time.
+    Shutdown,
+}
+
+impl Timer {
+    /// A short lowercase name for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Timer::Idle => "idle timeout",
+            Timer::Frame => "frame timeout",
+            Timer::WriteStall => "write stall timeout",
+            Timer::Linger => "linger timeout",
+            Timer::Shutdown => "shutdown timeout",
+        }
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The peer closed its side; everything was echoed.
+    PeerClosed,
+    /// The peer sent the quit word.
+    Quit,
+    /// `max_frames` frames were echoed.
+    FrameLimit,
+    /// `collect` framing echoed its collection.
+    Collected,
+    /// A timer ended it.
+    TimedOut(Timer),
+    /// The peer caused an error.
+    PeerError(PeerError),
+    /// The server shut down.
+    Shutdown,
+    /// The driver reported a transport failure.
+    Reset,
+}
+
+impl CloseReason {
+    /// Whether this is an ordinary ending (the peer got everything it was owed) rather
+    /// than an error, a timeout or a reset.
+    pub const fn is_graceful(self) -> bool {
+        matches!(
+            self,
+            CloseReason::PeerClosed
+                | CloseReason::Quit
+                | CloseReason::FrameLimit
+                | CloseReason::Collected
+                | CloseReason::Shutdown
+        )
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::PeerClosed => f.write_str("peer closed"),
+            CloseReason::Quit => f.write_str("quit word"),
+            CloseReason::FrameLimit => f.write_str("frame limit"),
+            CloseReason::Collected => f.write_str("collect complete"),
+            CloseReason::TimedOut(timer) => f.write_str(timer.name()),
+            CloseReason::PeerError(e) => write!(f, "{e}"),
+            CloseReason::Shutdown => f.write_str("shutdown"),
+            CloseReason::Reset => f.write_str("reset"),
+        }
+    }
+}

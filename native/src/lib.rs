@@ -1,0 +1,1 @@
+//! The `reverb` binary's library: the mio shell around reverb-core.

@@ -1,0 +1,1 @@
+//! JavaScript bindings over reverb-core.
