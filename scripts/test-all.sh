@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every check and every test reverb has, installing what they need first.
+# This is the README's test command and what CI runs (`.ci/run`); it works from a fresh
+# clone on a fresh machine. Steps that are already satisfied are skipped quickly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# ---- installs -------------------------------------------------------------------------
+step "toolchain: wasm32 target, rustfmt, clippy"
+rustup target add wasm32-unknown-unknown >/dev/null
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+if [ -f package.json ]; then
+  if ! command -v chromium >/dev/null 2>&1; then
+    step "apt: chromium (headless browser tests)"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  fi
+  step "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# ---- static checks --------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+# ---- the core stays pure --------------------------------------------------------------
+step "reverb-core builds for wasm32-unknown-unknown"
+cargo build --quiet -p reverb-core --target wasm32-unknown-unknown --release
+
+# ---- Rust tests ---------------------------------------------------------------------
+# The xtask first: building it after the tests would compile shared dependencies twice.
+step "cargo build (xtask, binaries)"
+cargo build --quiet --workspace --bins
+
+step "cargo test"
+cargo test --workspace
+
+# ---- browser tests (last, so their summary closes the run) --------------------------
+if [ -f package.json ]; then
+  step "playground: build wasm, check its imports, run node tests"
+  cargo xtask web
+  node --test web/test/
+fi
