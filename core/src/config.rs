@@ -160,6 +160,20 @@ impl Config {
                 return Err(ConfigError::AffixTooLong { field, len: value.len() });
             }
         }
+        if self.max_frames == Some(0) {
+            return Err(ConfigError::Zero { field: "max frames" });
+        }
+        for (field, value) in [
+            ("max line", self.max_line),
+            ("high watermark", self.high_watermark),
+            ("max collect", self.max_collect),
+            ("max connections", self.max_connections),
+            ("max datagram", self.max_datagram),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero { field });
+            }
+        }
         for (field, word) in [("quit word", &self.quit_word), ("fault word", &self.fault_word)] {
             if let Some(word) = word {
                 if word.is_empty() {
@@ -178,20 +192,6 @@ impl Config {
         }
         if self.framing == Framing::Collect && self.quit_word.is_none() {
             return Err(ConfigError::CollectNeedsQuitWord);
-        }
-        if self.max_frames == Some(0) {
-            return Err(ConfigError::Zero { field: "max frames" });
-        }
-        for (field, value) in [
-            ("max line", self.max_line),
-            ("high watermark", self.high_watermark),
-            ("max collect", self.max_collect),
-            ("max connections", self.max_connections),
-            ("max datagram", self.max_datagram),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Zero { field });
-            }
         }
         if self.low_watermark >= self.high_watermark {
             return Err(ConfigError::Watermarks {

@@ -524,8 +524,10 @@ impl Connection {
                 if is_quit {
                     let len = self.collected.len();
                     self.output.append_block(&mut self.collected);
-                    self.count_frame(len);
+                    // Close first: the collection's reason is `Collected`, not the frame
+                    // limit its one frame may also reach.
                     self.begin_close(CloseReason::Collected, false);
+                    self.count_frame(len);
                     return Flow::Stop;
                 }
                 Flow::Continue
@@ -575,10 +577,14 @@ impl Connection {
     /// Stops reading and heads for the FIN. The first reason wins. With `echo_buffered`,
     /// input already taken is still echoed; otherwise it is dropped.
     fn begin_close(&mut self, reason: CloseReason, echo_buffered: bool) {
-        if self.closing.is_some() {
-            // Already closing (say, after end-of-stream) and a buffered line ends the echo
-            // (a quit word, a limit): the reason stays, but the rest is no longer echoed.
+        if let Some(current) = self.closing {
+            // Already closing and a buffered line ends the echo (a quit word, a limit, an
+            // error): the rest is no longer echoed. After the peer's end-of-stream, that
+            // line's verdict becomes the reason: in the stream it came before the end.
             if !echo_buffered {
+                if current == CloseReason::PeerClosed {
+                    self.closing = Some(reason);
+                }
                 self.echo_buffered = false;
                 self.input.clear();
                 self.collected.clear();

@@ -1,0 +1,78 @@
+use reverb_core::{Config, Event, Framing};
+use reverb_tests::Sim;
+
+fn small_queue() -> Config {
+    Config { high_watermark: 64, low_watermark: 16, quit_word: None, ..Config::default() }
+}
+
+fn lines(count: usize) -> Vec<u8> {
+    (0..count).flat_map(|i| format!("line {i:04}\n").into_bytes()).collect()
+}
+
+#[test]
+fn reading_pauses_at_the_high_watermark_and_resumes_at_the_low() {
+    let payload = lines(4000); // 40 KB: more than the input buffer holds
+    let mut sim = Sim::new(small_queue());
+    sim.client_reading = false;
+    sim.send(&payload).run();
+    let snap = sim.snapshot();
+    assert!(snap.reading_paused);
+    assert_eq!(snap.receive_capacity, 0);
+    assert!(snap.output.len() >= 64);
+    assert!(sim.unread() > 0, "the rest waits in the kernel, not in the core");
+    assert!(sim.events.contains(&Event::ReadPaused));
+
+    sim.client_reading = true;
+    sim.run();
+    assert!(sim.events.contains(&Event::ReadResumed));
+    assert_eq!(sim.echoed, payload);
+    assert!(!sim.snapshot().reading_paused);
+}
+
+#[test]
+fn a_client_that_never_reads_cannot_grow_the_buffers_past_their_bounds() {
+    for framing in [Framing::Raw, Framing::Line] {
+        let config = Config { framing, ..Config::default() };
+        let input_capacity = config.clone().validate().unwrap().input_capacity();
+        let mut sim = Sim::new(config);
+        sim.client_reading = false;
+        sim.send(&lines(200_000)).run(); // 2 MB
+        let snap = sim.snapshot();
+        assert!(snap.output.len() <= snap.output_bound, "{framing}");
+        assert!(snap.input.len() <= input_capacity, "{framing}");
+        assert!(sim.unread() > 1_000_000, "{framing}: most bytes stayed in the kernel");
+    }
+}
+
+#[test]
+fn lines_taken_while_paused_wait_in_the_input_buffer_in_order() {
+    let mut sim = Sim::new(small_queue()).with_reads(&[200]);
+    sim.client_reading = false;
+    sim.send(&lines(40)).run();
+    let snap = sim.snapshot();
+    assert!(snap.reading_paused);
+    assert!(!snap.input.is_empty(), "whole lines held back by backpressure");
+    assert!(snap.input.len() <= snap.input_capacity);
+    sim.client_reading = true;
+    sim.run();
+    assert_eq!(sim.echoed, lines(40));
+}
+
+#[test]
+fn short_writes_queue_the_rest_and_wait_for_writability() {
+    let payload = lines(50);
+    let mut sim = Sim::new(small_queue()).with_writes(&[1, 0, 3]);
+    sim.send(&payload).run();
+    assert_eq!(sim.echoed, payload);
+    assert!(sim.conn.counters().writes > 100);
+}
+
+#[test]
+fn the_output_queue_is_handed_out_without_copies_between_polls() {
+    let mut sim = Sim::new(small_queue());
+    sim.client_reading = false;
+    sim.send(b"abc\n").run();
+    let first = sim.snapshot().output.as_ptr();
+    assert_eq!(sim.snapshot().output, b"abc\n");
+    assert_eq!(sim.snapshot().output.as_ptr(), first);
+}

@@ -1,0 +1,21 @@
+//! reverb-core, specified by scenario: each test names the behaviour it pins down, and
+//! drives a real `Connection` or `Registry` through the deterministic harness.
+
+mod backpressure;
+mod closing;
+mod collect;
+mod config;
+mod datagram;
+mod line;
+mod properties;
+mod raw;
+mod registry;
+mod timers;
+mod words;
+
+use reverb_core::Config;
+
+/// Line framing with no quit word, so tests choose the words they need.
+fn line() -> Config {
+    Config { quit_word: None, ..Config::default() }
+}
