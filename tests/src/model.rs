@@ -43,7 +43,9 @@ fn lines(config: &Config, input: &[u8]) -> (Vec<u8>, CloseReason) {
             (line, &b""[..])
         };
         if content.len() > config.max_line {
-            let error = PeerError::LineTooLong { limit: config.max_line };
+            let error = PeerError::LineTooLong {
+                limit: config.max_line,
+            };
             out.extend_from_slice(format!("error: {error}\n").as_bytes());
             return (out, CloseReason::PeerError(error));
         }
@@ -60,7 +62,9 @@ fn lines(config: &Config, input: &[u8]) -> (Vec<u8>, CloseReason) {
         frame.extend_from_slice(terminator);
         if collect {
             if held.len() + frame.len() > config.max_collect {
-                let error = PeerError::CollectTooLarge { limit: config.max_collect };
+                let error = PeerError::CollectTooLarge {
+                    limit: config.max_collect,
+                };
                 out.extend_from_slice(format!("error: {error}\n").as_bytes());
                 return (out, CloseReason::PeerError(error));
             }

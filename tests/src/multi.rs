@@ -58,11 +58,19 @@ impl RegistrySim {
         let mut registry = Registry::new(config);
         let clients = (0..clients)
             .map(|_| Client {
-                id: Some(registry.accept(Instant::ZERO).expect("below max_connections")),
+                id: Some(
+                    registry
+                        .accept(Instant::ZERO)
+                        .expect("below max_connections"),
+                ),
                 ..Client::default()
             })
             .collect();
-        RegistrySim { registry, now: Instant::ZERO, clients }
+        RegistrySim {
+            registry,
+            now: Instant::ZERO,
+            clients,
+        }
     }
 
     /// Applies one op.
@@ -112,13 +120,22 @@ impl RegistrySim {
                 }
             }
         }
-        assert!(self.registry.is_empty(), "connections left open: {:?}", self.registry);
-        self.clients.iter().map(|c| (c.echoed.clone(), c.released)).collect()
+        assert!(
+            self.registry.is_empty(),
+            "connections left open: {:?}",
+            self.registry
+        );
+        self.clients
+            .iter()
+            .map(|c| (c.echoed.clone(), c.released))
+            .collect()
     }
 
     fn read(&mut self, n: usize, max: usize) {
         let Some(id) = self.clients[n].id else { return };
-        let Some(conn) = self.registry.get(id) else { return };
+        let Some(conn) = self.registry.get(id) else {
+            return;
+        };
         let cap = conn.receive_capacity();
         let c = &mut self.clients[n];
         if cap == 0 {
@@ -127,11 +144,15 @@ impl RegistrySim {
         if !c.to_server.is_empty() {
             let k = max.min(cap).min(c.to_server.len());
             let chunk: Vec<u8> = c.to_server.drain(..k).collect();
-            let taken = self.registry.handle_input(id, self.now, Input::Received(&chunk));
+            let taken = self
+                .registry
+                .handle_input(id, self.now, Input::Received(&chunk));
             assert_eq!(taken, Ok(k));
         } else if c.eof && !c.eof_delivered {
             c.eof_delivered = true;
-            self.registry.handle_input(id, self.now, Input::PeerClosed).expect("live id");
+            self.registry
+                .handle_input(id, self.now, Input::PeerClosed)
+                .expect("live id");
         } else {
             return;
         }
@@ -155,7 +176,9 @@ impl RegistrySim {
                 Output::Transmit(bytes) => {
                     c.echoed.extend_from_slice(bytes);
                     let len = bytes.len();
-                    self.registry.handle_input(id, self.now, Input::Written(len)).expect("live");
+                    self.registry
+                        .handle_input(id, self.now, Input::Written(len))
+                        .expect("live");
                 }
                 Output::CloseWrite => c.fin = true,
                 Output::Release(reason) => {

@@ -250,6 +250,15 @@ impl Sim {
             s.input_capacity
         );
         assert!(
+            s.frame_ends.windows(2).all(|w| w[0] < w[1])
+                && s.frame_ends
+                    .iter()
+                    .all(|&end| end > 0 && end <= s.output.len()),
+            "frame ends {:?} do not fit an output of {} bytes",
+            s.frame_ends,
+            s.output.len()
+        );
+        assert!(
             s.output.len() <= s.output_bound,
             "output {} > bound {}",
             s.output.len(),

@@ -2,11 +2,18 @@ use reverb_core::{Config, Event, Framing};
 use reverb_tests::Sim;
 
 fn small_queue() -> Config {
-    Config { high_watermark: 64, low_watermark: 16, quit_word: None, ..Config::default() }
+    Config {
+        high_watermark: 64,
+        low_watermark: 16,
+        quit_word: None,
+        ..Config::default()
+    }
 }
 
 fn lines(count: usize) -> Vec<u8> {
-    (0..count).flat_map(|i| format!("line {i:04}\n").into_bytes()).collect()
+    (0..count)
+        .flat_map(|i| format!("line {i:04}\n").into_bytes())
+        .collect()
 }
 
 #[test]
@@ -19,7 +26,10 @@ fn reading_pauses_at_the_high_watermark_and_resumes_at_the_low() {
     assert!(snap.reading_paused);
     assert_eq!(snap.receive_capacity, 0);
     assert!(snap.output.len() >= 64);
-    assert!(sim.unread() > 0, "the rest waits in the kernel, not in the core");
+    assert!(
+        sim.unread() > 0,
+        "the rest waits in the kernel, not in the core"
+    );
     assert!(sim.events.contains(&Event::ReadPaused));
 
     sim.client_reading = true;
@@ -32,7 +42,10 @@ fn reading_pauses_at_the_high_watermark_and_resumes_at_the_low() {
 #[test]
 fn a_client_that_never_reads_cannot_grow_the_buffers_past_their_bounds() {
     for framing in [Framing::Raw, Framing::Line] {
-        let config = Config { framing, ..Config::default() };
+        let config = Config {
+            framing,
+            ..Config::default()
+        };
         let input_capacity = config.clone().validate().unwrap().input_capacity();
         let mut sim = Sim::new(config);
         sim.client_reading = false;
@@ -40,7 +53,10 @@ fn a_client_that_never_reads_cannot_grow_the_buffers_past_their_bounds() {
         let snap = sim.snapshot();
         assert!(snap.output.len() <= snap.output_bound, "{framing}");
         assert!(snap.input.len() <= input_capacity, "{framing}");
-        assert!(sim.unread() > 1_000_000, "{framing}: most bytes stayed in the kernel");
+        assert!(
+            sim.unread() > 1_000_000,
+            "{framing}: most bytes stayed in the kernel"
+        );
     }
 }
 
@@ -51,7 +67,10 @@ fn lines_taken_while_paused_wait_in_the_input_buffer_in_order() {
     sim.send(&lines(40)).run();
     let snap = sim.snapshot();
     assert!(snap.reading_paused);
-    assert!(!snap.input.is_empty(), "whole lines held back by backpressure");
+    assert!(
+        !snap.input.is_empty(),
+        "whole lines held back by backpressure"
+    );
     assert!(snap.input.len() <= snap.input_capacity);
     sim.client_reading = true;
     sim.run();

@@ -4,15 +4,20 @@ use reverb_core::{CloseReason, Config, Event, Input, Phase, Timer};
 use reverb_tests::Sim;
 
 fn big_payload() -> Vec<u8> {
-    (0..20_000u32).flat_map(|i| format!("{i:09}\n").into_bytes()).collect()
+    (0..20_000u32)
+        .flat_map(|i| format!("{i:09}\n").into_bytes())
+        .collect()
 }
 
 #[test]
 fn half_close_with_a_large_payload_in_flight_echoes_everything_then_fins() {
     let payload = big_payload(); // 200 KB, three times the high watermark
-    let mut sim = Sim::new(Config { quit_word: None, ..Config::default() })
-        .with_reads(&[1000, 7])
-        .with_writes(&[4096, 1]);
+    let mut sim = Sim::new(Config {
+        quit_word: None,
+        ..Config::default()
+    })
+    .with_reads(&[1000, 7])
+    .with_writes(&[4096, 1]);
     sim.send(&payload).close_client().run();
     assert_eq!(sim.echoed.len(), payload.len());
     assert_eq!(sim.echoed, payload);
@@ -48,7 +53,10 @@ fn shutdown_stops_taking_input() {
 
 #[test]
 fn the_shutdown_deadline_releases_a_connection_that_cannot_flush() {
-    let config = Config { shutdown_timeout: Duration::from_secs(3), ..Config::default() };
+    let config = Config {
+        shutdown_timeout: Duration::from_secs(3),
+        ..Config::default()
+    };
     let mut sim = Sim::new(config);
     sim.client_reading = false;
     sim.send(b"stuck\n").run();
@@ -88,7 +96,10 @@ fn a_transport_reset_releases_at_once() {
 
 #[test]
 fn after_release_every_input_is_ignored() {
-    let mut sim = Sim::new(Config { linger: None, ..Config::default() });
+    let mut sim = Sim::new(Config {
+        linger: None,
+        ..Config::default()
+    });
     sim.send(b"quit\n").run();
     assert!(sim.released.is_some());
     assert_eq!(sim.input(Input::Received(b"x\n")), 0);

@@ -2,7 +2,10 @@ use reverb_core::{CloseReason, Config, Framing, PeerError};
 use reverb_tests::Sim;
 
 fn collect() -> Config {
-    Config { framing: Framing::Collect, ..Config::default() }
+    Config {
+        framing: Framing::Collect,
+        ..Config::default()
+    }
 }
 
 #[test]
@@ -21,7 +24,11 @@ fn nothing_is_echoed_until_the_quit_line_then_everything_at_once() {
 
 #[test]
 fn prefix_and_suffix_apply_to_each_collected_line() {
-    let config = Config { prefix: b"> ".to_vec(), suffix: b";".to_vec(), ..collect() };
+    let config = Config {
+        prefix: b"> ".to_vec(),
+        suffix: b";".to_vec(),
+        ..collect()
+    };
     let mut sim = Sim::new(config);
     sim.send(b"a\r\nquit\n").run();
     assert_eq!(sim.echoed_str(), "> a;\r\n> quit;\n");
@@ -29,7 +36,10 @@ fn prefix_and_suffix_apply_to_each_collected_line() {
 
 #[test]
 fn a_collection_over_max_collect_is_refused_with_an_error_line() {
-    let mut sim = Sim::new(Config { max_collect: 10, ..collect() });
+    let mut sim = Sim::new(Config {
+        max_collect: 10,
+        ..collect()
+    });
     sim.send(b"12345\n67890\nquit\n").run();
     assert_eq!(sim.echoed_str(), "error: collect exceeds 10 bytes\n");
     sim.close_client().run();

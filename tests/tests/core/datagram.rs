@@ -6,16 +6,27 @@ fn echo(config: Config) -> DatagramEcho {
 
 #[test]
 fn a_datagram_is_echoed_whole_with_prefix_and_suffix() {
-    let mut udp = echo(Config { prefix: b"[".to_vec(), suffix: b"]".to_vec(), ..Config::default() });
+    let mut udp = echo(Config {
+        prefix: b"[".to_vec(),
+        suffix: b"]".to_vec(),
+        ..Config::default()
+    });
     let mut reply = Vec::new();
     assert_eq!(udp.echo(b"ping\n", &mut reply), Ok(&b"[ping]\n"[..]));
-    assert_eq!(udp.echo(b"no newline", &mut reply), Ok(&b"[no newline]"[..]));
+    assert_eq!(
+        udp.echo(b"no newline", &mut reply),
+        Ok(&b"[no newline]"[..])
+    );
     assert_eq!(udp.counters().echoed, 2);
 }
 
 #[test]
 fn raw_datagrams_keep_their_newlines_inside_the_affixes() {
-    let config = Config { framing: Framing::Raw, suffix: b"!".to_vec(), ..Config::default() };
+    let config = Config {
+        framing: Framing::Raw,
+        suffix: b"!".to_vec(),
+        ..Config::default()
+    };
     let mut reply = Vec::new();
     let all: Vec<u8> = (0..=255u8).collect();
     let mut expected = all.clone();
@@ -25,7 +36,11 @@ fn raw_datagrams_keep_their_newlines_inside_the_affixes() {
 
 #[test]
 fn a_reply_over_max_datagram_is_dropped_and_counted() {
-    let mut udp = echo(Config { max_datagram: 8, prefix: b">>".to_vec(), ..Config::default() });
+    let mut udp = echo(Config {
+        max_datagram: 8,
+        prefix: b">>".to_vec(),
+        ..Config::default()
+    });
     let mut reply = Vec::new();
     assert_eq!(udp.echo(b"123456", &mut reply), Ok(&b">>123456"[..]));
     assert_eq!(

@@ -44,27 +44,42 @@ fn three_frames_in_one_read_are_three_echoes_and_one_event() {
     sim.send(b"a\nbb\nccc\n").run();
     assert_eq!(sim.reads_taken, vec![9]);
     assert_eq!(sim.echoed_str(), "a\nbb\nccc\n");
-    assert_eq!(sim.events, vec![Event::Echoed { frames: 3, bytes: 9 }]);
+    assert_eq!(
+        sim.events,
+        vec![Event::Echoed {
+            frames: 3,
+            bytes: 9
+        }]
+    );
     assert_eq!(sim.conn.counters().frames, 3);
 }
 
 #[test]
 fn empty_lines_are_frames_too() {
-    let mut sim = Sim::new(reverb_core::Config { prefix: b">".to_vec(), ..line() });
+    let mut sim = Sim::new(reverb_core::Config {
+        prefix: b">".to_vec(),
+        ..line()
+    });
     sim.send(b"\n\r\n").run();
     assert_eq!(sim.echoed_str(), ">\n>\r\n");
 }
 
 #[test]
 fn a_lone_carriage_return_is_content_not_a_terminator() {
-    let mut sim = Sim::new(reverb_core::Config { suffix: b"!".to_vec(), ..line() });
+    let mut sim = Sim::new(reverb_core::Config {
+        suffix: b"!".to_vec(),
+        ..line()
+    });
     sim.send(b"a\rb\n").run();
     assert_eq!(sim.echoed_str(), "a\rb!\n");
 }
 
 #[test]
 fn a_trailing_partial_line_is_echoed_as_is_on_half_close() {
-    let mut sim = Sim::new(reverb_core::Config { prefix: b"[".to_vec(), ..line() });
+    let mut sim = Sim::new(reverb_core::Config {
+        prefix: b"[".to_vec(),
+        ..line()
+    });
     sim.send(b"one\ntwo").close_client().run();
     assert_eq!(sim.echoed_str(), "[one\n[two");
     assert_eq!(sim.released, Some(CloseReason::PeerClosed));
@@ -77,4 +92,23 @@ fn binary_bytes_pass_through_line_framing_untouched() {
     let mut sim = Sim::new(line()).with_reads(&[7]).with_writes(&[5]);
     sim.send(&payload).run();
     assert_eq!(sim.echoed, payload);
+}
+
+#[test]
+fn recorded_frame_boundaries_follow_the_output_queue() {
+    let config = reverb_core::Config {
+        record_frames: true,
+        prefix: b"> ".to_vec(),
+        ..line()
+    };
+    let mut sim = Sim::new(config).with_writes(&[3]);
+    sim.client_reading = false;
+    sim.send(b"a\nbb\nccc\n").run();
+    assert_eq!(sim.snapshot().output, b"> a\n> bb\n> ccc\n");
+    assert_eq!(sim.snapshot().frame_ends, vec![4, 9, 15]);
+    sim.client_reading = true;
+    sim.input(reverb_core::Input::Writable);
+    // One write of 3 bytes, then the socket is full again.
+    assert_eq!(sim.echoed, b"> a");
+    assert_eq!(sim.snapshot().frame_ends, vec![1, 6, 12]);
 }

@@ -17,5 +17,8 @@ use reverb_core::Config;
 
 /// Line framing with no quit word, so tests choose the words they need.
 fn line() -> Config {
-    Config { quit_word: None, ..Config::default() }
+    Config {
+        quit_word: None,
+        ..Config::default()
+    }
 }

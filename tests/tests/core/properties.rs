@@ -33,21 +33,31 @@ fn chunk_independent_config() -> impl Strategy<Value = Config> {
         (1usize..30, 0usize..8),
         16usize..200,
     )
-        .prop_map(|(framing, prefix, suffix, quit, max_frames, max_line, (low, gap), collect)| {
-            let quit = if framing == Framing::Collect { Some(b"quit".to_vec()) } else { quit };
-            Config {
-                framing,
-                prefix,
-                suffix,
-                quit_word: quit,
-                max_frames: if framing == Framing::Line { max_frames } else { None },
-                max_line,
-                low_watermark: low,
-                high_watermark: low + 1 + gap,
-                max_collect: collect,
-                ..Config::default()
-            }
-        });
+        .prop_map(
+            |(framing, prefix, suffix, quit, max_frames, max_line, (low, gap), collect)| {
+                let quit = if framing == Framing::Collect {
+                    Some(b"quit".to_vec())
+                } else {
+                    quit
+                };
+                Config {
+                    framing,
+                    prefix,
+                    suffix,
+                    quit_word: quit,
+                    max_frames: if framing == Framing::Line {
+                        max_frames
+                    } else {
+                        None
+                    },
+                    max_line,
+                    low_watermark: low,
+                    high_watermark: low + 1 + gap,
+                    max_collect: collect,
+                    ..Config::default()
+                }
+            },
+        );
     let raw = (1usize..30, 0usize..8).prop_map(|(low, gap)| Config {
         framing: Framing::Raw,
         low_watermark: low,
@@ -62,7 +72,7 @@ fn sizes() -> impl Strategy<Value = Vec<usize>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    // 256 cases each by default; `PROPTEST_CASES=20000` for a deeper search.
 
     /// (a) Any split into reads and writes yields the model's bytes and close reason.
     #[test]
@@ -210,7 +220,10 @@ fn client_op(clients: usize) -> impl Strategy<Value = ClientOp> {
 
 #[test]
 fn the_model_agrees_with_a_hand_worked_example() {
-    let config = Config { prefix: b"> ".to_vec(), ..Config::default() };
+    let config = Config {
+        prefix: b"> ".to_vec(),
+        ..Config::default()
+    };
     let (bytes, reason) = model::echo(&config, b"a\r\nb\nquit\nc\n");
     assert_eq!(bytes, b"> a\r\n> b\n");
     assert_eq!(reason, CloseReason::Quit);

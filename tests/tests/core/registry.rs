@@ -28,21 +28,32 @@ fn drain(reg: &mut Registry, id: reverb_core::ConnId, now: Instant) -> (Vec<u8>,
 
 #[test]
 fn connections_beyond_the_limit_are_refused_and_counted() {
-    let mut reg = registry(Config { max_connections: 2, linger: None, ..Config::default() });
+    let mut reg = registry(Config {
+        max_connections: 2,
+        linger: None,
+        ..Config::default()
+    });
     let a = reg.accept(Instant::ZERO).unwrap();
     let _b = reg.accept(Instant::ZERO).unwrap();
     assert_eq!(reg.accept(Instant::ZERO), Err(RegistryError::Full(2)));
     assert_eq!(reg.counters().refused, 1);
 
-    reg.handle_input(a, Instant::ZERO, Input::Received(b"quit\n")).unwrap();
+    reg.handle_input(a, Instant::ZERO, Input::Received(b"quit\n"))
+        .unwrap();
     assert_eq!(drain(&mut reg, a, Instant::ZERO), (vec![], true));
     assert_eq!(reg.len(), 1);
-    assert!(reg.accept(Instant::ZERO).is_ok(), "a released slot is free again");
+    assert!(
+        reg.accept(Instant::ZERO).is_ok(),
+        "a released slot is free again"
+    );
 }
 
 #[test]
 fn a_released_id_is_stale_even_when_its_slot_is_reused() {
-    let mut reg = registry(Config { linger: None, ..Config::default() });
+    let mut reg = registry(Config {
+        linger: None,
+        ..Config::default()
+    });
     let old = reg.accept(Instant::ZERO).unwrap();
     reg.handle_input(old, Instant::ZERO, Input::Reset).unwrap();
     assert!(drain(&mut reg, old, Instant::ZERO).1);
@@ -59,7 +70,10 @@ fn a_released_id_is_stale_even_when_its_slot_is_reused() {
 
 #[test]
 fn a_fault_on_one_connection_leaves_the_others_untouched() {
-    let config = Config { fault_word: Some(b"boom".to_vec()), ..Config::default() };
+    let config = Config {
+        fault_word: Some(b"boom".to_vec()),
+        ..Config::default()
+    };
     let mut sim = RegistrySim::new(config, 3);
     let ops = [
         ClientOp::Send(0, b"alpha\n".to_vec()),
@@ -77,8 +91,14 @@ fn a_fault_on_one_connection_leaves_the_others_untouched() {
     }
     let fault = CloseReason::PeerError(PeerError::FaultInjected);
     let results = sim.finish();
-    assert_eq!(results[0], (b"alpha\n".to_vec(), Some(CloseReason::PeerClosed)));
-    assert_eq!(results[1], (b"bravo\n".to_vec(), Some(CloseReason::PeerClosed)));
+    assert_eq!(
+        results[0],
+        (b"alpha\n".to_vec(), Some(CloseReason::PeerClosed))
+    );
+    assert_eq!(
+        results[1],
+        (b"bravo\n".to_vec(), Some(CloseReason::PeerClosed))
+    );
     assert_eq!(results[2], (vec![], Some(fault)));
     assert_eq!(sim.registry.counters().faults, 1);
     assert_eq!(sim.registry.counters().graceful, 2);
@@ -87,7 +107,10 @@ fn a_fault_on_one_connection_leaves_the_others_untouched() {
 #[test]
 fn the_earliest_deadline_across_connections_fires_first_and_alone() {
     let idle = Duration::from_millis(1000);
-    let mut reg = registry(Config { idle_timeout: Some(idle), ..Config::default() });
+    let mut reg = registry(Config {
+        idle_timeout: Some(idle),
+        ..Config::default()
+    });
     let ids: Vec<_> = [0, 300, 600]
         .into_iter()
         .map(|t| reg.accept(Instant::from_millis(t)).unwrap())
@@ -100,16 +123,23 @@ fn the_earliest_deadline_across_connections_fires_first_and_alone() {
     // The first connection is closing (no timer until its FIN); the others idle on.
     assert_eq!(reg.next_deadline(), Some(Instant::from_millis(1300)));
     drain(&mut reg, ids[0], Instant::from_millis(1000));
-    assert_eq!(reg.get(ids[0]).unwrap().phase(), reverb_core::Phase::Lingering);
+    assert_eq!(
+        reg.get(ids[0]).unwrap().phase(),
+        reverb_core::Phase::Lingering
+    );
     assert_eq!(reg.get(ids[1]).unwrap().phase(), reverb_core::Phase::Open);
 }
 
 #[test]
 fn a_deadline_that_moved_later_costs_one_harmless_wakeup() {
     let idle = Duration::from_millis(1000);
-    let mut reg = registry(Config { idle_timeout: Some(idle), ..Config::default() });
+    let mut reg = registry(Config {
+        idle_timeout: Some(idle),
+        ..Config::default()
+    });
     let id = reg.accept(Instant::ZERO).unwrap();
-    reg.handle_input(id, Instant::from_millis(500), Input::Received(b"x\n")).unwrap();
+    reg.handle_input(id, Instant::from_millis(500), Input::Received(b"x\n"))
+        .unwrap();
     drain(&mut reg, id, Instant::from_millis(500));
     // The heap still says 1000 (never later than the truth)…
     assert_eq!(reg.next_deadline(), Some(Instant::from_millis(1000)));
@@ -123,10 +153,14 @@ fn a_deadline_that_moved_later_costs_one_harmless_wakeup() {
 
 #[test]
 fn shutdown_refuses_new_connections_and_drains_every_open_one() {
-    let mut reg = registry(Config { linger: None, ..Config::default() });
+    let mut reg = registry(Config {
+        linger: None,
+        ..Config::default()
+    });
     let a = reg.accept(Instant::ZERO).unwrap();
     let b = reg.accept(Instant::ZERO).unwrap();
-    reg.handle_input(a, Instant::ZERO, Input::Received(b"mid-echo\npart")).unwrap();
+    reg.handle_input(a, Instant::ZERO, Input::Received(b"mid-echo\npart"))
+        .unwrap();
     reg.shutdown(Instant::ZERO);
     assert_eq!(reg.accept(Instant::ZERO), Err(RegistryError::ShuttingDown));
     let mut sent = Vec::new();
@@ -160,9 +194,15 @@ fn timeouts_and_oversize_lines_elsewhere_do_not_change_a_connections_bytes() {
         sim.apply(&op);
     }
     let results = sim.finish();
-    assert_eq!(results[0], (b"steady\n".to_vec(), Some(CloseReason::PeerClosed)));
+    assert_eq!(
+        results[0],
+        (b"steady\n".to_vec(), Some(CloseReason::PeerClosed))
+    );
     assert_eq!(results[1].0, b"error: line exceeds 8 bytes\n");
-    assert_eq!(results[2], (vec![], Some(CloseReason::TimedOut(Timer::Frame))));
+    assert_eq!(
+        results[2],
+        (vec![], Some(CloseReason::TimedOut(Timer::Frame)))
+    );
     let c = sim.registry.counters();
     assert_eq!((c.graceful, c.peer_errors, c.timeouts), (1, 1, 1));
     assert_eq!(c.bytes_in, 7 + 20 + 4);

@@ -7,7 +7,10 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 
 #[test]
 fn the_idle_timer_closes_a_silent_connection_gracefully() {
-    let mut sim = Sim::new(Config { idle_timeout: Some(MS(1000)), ..Config::default() });
+    let mut sim = Sim::new(Config {
+        idle_timeout: Some(MS(1000)),
+        ..Config::default()
+    });
     assert_eq!(sim.conn.next_deadline(), Some(Instant::from_millis(1000)));
     sim.advance(MS(999));
     assert!(!sim.fin);
@@ -20,7 +23,10 @@ fn the_idle_timer_closes_a_silent_connection_gracefully() {
 
 #[test]
 fn progress_in_either_direction_resets_the_idle_timer() {
-    let mut sim = Sim::new(Config { idle_timeout: Some(MS(1000)), ..Config::default() });
+    let mut sim = Sim::new(Config {
+        idle_timeout: Some(MS(1000)),
+        ..Config::default()
+    });
     sim.advance(MS(600));
     sim.send(b"ping\n").run();
     sim.advance(MS(900));
@@ -32,7 +38,10 @@ fn progress_in_either_direction_resets_the_idle_timer() {
 
 #[test]
 fn the_frame_timer_cuts_a_slowloris_line_and_drops_it() {
-    let config = Config { frame_timeout: Some(MS(500)), ..Config::default() };
+    let config = Config {
+        frame_timeout: Some(MS(500)),
+        ..Config::default()
+    };
     let mut sim = Sim::new(config);
     sim.send(b"ok\nGET / HT").run();
     assert_eq!(sim.conn.next_deadline(), Some(Instant::from_millis(500)));
@@ -40,7 +49,11 @@ fn the_frame_timer_cuts_a_slowloris_line_and_drops_it() {
     sim.send(b"TP/1.1").run(); // still no newline: the clock keeps running
     sim.advance(MS(200));
     assert!(sim.events.contains(&Event::TimedOut(Timer::Frame)));
-    assert_eq!(sim.echoed_str(), "ok\n", "the partial line is dropped, not echoed");
+    assert_eq!(
+        sim.echoed_str(),
+        "ok\n",
+        "the partial line is dropped, not echoed"
+    );
     assert!(sim.fin);
     sim.close_client().run();
     assert_eq!(sim.released, Some(CloseReason::TimedOut(Timer::Frame)));
@@ -48,7 +61,10 @@ fn the_frame_timer_cuts_a_slowloris_line_and_drops_it() {
 
 #[test]
 fn the_frame_timer_runs_only_while_a_line_is_incomplete() {
-    let config = Config { frame_timeout: Some(MS(500)), ..Config::default() };
+    let config = Config {
+        frame_timeout: Some(MS(500)),
+        ..Config::default()
+    };
     let mut sim = Sim::new(config);
     sim.send(b"whole\n").run();
     assert_eq!(sim.conn.next_deadline(), None);
@@ -58,7 +74,10 @@ fn the_frame_timer_runs_only_while_a_line_is_incomplete() {
 
 #[test]
 fn a_write_stall_releases_the_connection_without_a_fin() {
-    let config = Config { write_stall_timeout: Some(MS(1000)), ..Config::default() };
+    let config = Config {
+        write_stall_timeout: Some(MS(1000)),
+        ..Config::default()
+    };
     let mut sim = Sim::new(config);
     sim.client_reading = false;
     sim.send(b"never read\n").run();
@@ -98,7 +117,10 @@ fn lingering_discards_input_until_the_peer_closes() {
 
 #[test]
 fn the_linger_timer_bounds_the_wait_for_the_peers_close() {
-    let mut sim = Sim::new(Config { linger: Some(MS(2000)), ..Config::default() });
+    let mut sim = Sim::new(Config {
+        linger: Some(MS(2000)),
+        ..Config::default()
+    });
     sim.send(b"quit\n").run();
     assert!(sim.fin);
     sim.advance(MS(1999));
@@ -110,7 +132,10 @@ fn the_linger_timer_bounds_the_wait_for_the_peers_close() {
 
 #[test]
 fn without_linger_the_release_follows_the_fin() {
-    let mut sim = Sim::new(Config { linger: None, ..Config::default() });
+    let mut sim = Sim::new(Config {
+        linger: None,
+        ..Config::default()
+    });
     sim.send(b"quit\n").run();
     assert!(sim.fin);
     assert_eq!(sim.released, Some(CloseReason::Quit));
@@ -118,7 +143,10 @@ fn without_linger_the_release_follows_the_fin() {
 
 #[test]
 fn spurious_and_repeated_ticks_change_nothing() {
-    let mut sim = Sim::new(Config { idle_timeout: Some(MS(1000)), ..Config::default() });
+    let mut sim = Sim::new(Config {
+        idle_timeout: Some(MS(1000)),
+        ..Config::default()
+    });
     sim.send(b"partial").run();
     let before = format!("{:?}", sim.snapshot());
     for _ in 0..100 {
@@ -129,6 +157,9 @@ fn spurious_and_repeated_ticks_change_nothing() {
     sim.input(Input::Tick);
     assert_eq!(sim.released, None);
     assert!(sim.events.is_empty());
-    assert_eq!(format!("{:?}", sim.snapshot().input), format!("{:?}", b"partial"));
+    assert_eq!(
+        format!("{:?}", sim.snapshot().input),
+        format!("{:?}", b"partial")
+    );
     assert!(before.contains("Open"));
 }

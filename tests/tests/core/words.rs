@@ -22,19 +22,33 @@ fn the_quit_word_is_compared_without_its_terminator_only() {
 
 #[test]
 fn the_fault_word_fails_the_connection_and_drops_its_unwritten_output() {
-    let config = Config { fault_word: Some(b"boom".to_vec()), ..Config::default() };
+    let config = Config {
+        fault_word: Some(b"boom".to_vec()),
+        ..Config::default()
+    };
     let mut sim = Sim::new(config);
     sim.client_reading = false;
     sim.send(b"a\nboom\nb\n").run();
-    assert_eq!(sim.released, Some(CloseReason::PeerError(PeerError::FaultInjected)));
-    assert!(sim.events.contains(&Event::PeerError(PeerError::FaultInjected)));
+    assert_eq!(
+        sim.released,
+        Some(CloseReason::PeerError(PeerError::FaultInjected))
+    );
+    assert!(sim
+        .events
+        .contains(&Event::PeerError(PeerError::FaultInjected)));
     assert!(sim.echoed.is_empty());
-    assert!(!sim.fin, "a failed connection is released, not closed gracefully");
+    assert!(
+        !sim.fin,
+        "a failed connection is released, not closed gracefully"
+    );
 }
 
 #[test]
 fn once_closes_after_the_first_echo() {
-    let mut sim = Sim::new(Config { max_frames: Some(1), ..Config::default() });
+    let mut sim = Sim::new(Config {
+        max_frames: Some(1),
+        ..Config::default()
+    });
     sim.send(b"Hello World\nsecond\n").run();
     assert_eq!(sim.echoed_str(), "Hello World\n");
     assert!(sim.fin);
@@ -44,7 +58,11 @@ fn once_closes_after_the_first_echo() {
 
 #[test]
 fn an_oversize_line_gets_one_error_line_and_a_graceful_close() {
-    let mut sim = Sim::new(Config { max_line: 8, ..Config::default() }).with_reads(&[3]);
+    let mut sim = Sim::new(Config {
+        max_line: 8,
+        ..Config::default()
+    })
+    .with_reads(&[3]);
     sim.send(b"ok\n0123456789abcdef\nnever\n").run();
     assert_eq!(sim.echoed_str(), "ok\nerror: line exceeds 8 bytes\n");
     assert!(sim.fin);
@@ -56,14 +74,21 @@ fn an_oversize_line_gets_one_error_line_and_a_graceful_close() {
 
 #[test]
 fn an_oversize_line_is_refused_before_it_is_complete() {
-    let mut sim = Sim::new(Config { max_line: 4, ..Config::default() });
+    let mut sim = Sim::new(Config {
+        max_line: 4,
+        ..Config::default()
+    });
     sim.send(b"abcdefgh").run(); // no newline: it can only get longer
     assert_eq!(sim.echoed_str(), "error: line exceeds 4 bytes\n");
 }
 
 #[test]
 fn a_line_of_exactly_max_line_with_crlf_is_accepted() {
-    let mut sim = Sim::new(Config { max_line: 4, ..Config::default() }).with_reads(&[5]);
+    let mut sim = Sim::new(Config {
+        max_line: 4,
+        ..Config::default()
+    })
+    .with_reads(&[5]);
     sim.send(b"abcd\r\n").run();
     assert_eq!(sim.echoed_str(), "abcd\r\n");
 }
