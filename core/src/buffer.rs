@@ -24,7 +24,10 @@ pub(crate) struct OutputQueue {
 
 impl OutputQueue {
     pub(crate) fn new(record_frames: bool) -> Self {
-        OutputQueue { marks: record_frames.then(VecDeque::new), ..Self::default() }
+        OutputQueue {
+            marks: record_frames.then(VecDeque::new),
+            ..Self::default()
+        }
     }
 
     /// Bytes queued and not yet written.

@@ -157,11 +157,16 @@ impl Config {
     pub fn validate(self) -> Result<ValidConfig, ConfigError> {
         for (field, value) in [("prefix", &self.prefix), ("suffix", &self.suffix)] {
             if value.len() > MAX_AFFIX_LEN {
-                return Err(ConfigError::AffixTooLong { field, len: value.len() });
+                return Err(ConfigError::AffixTooLong {
+                    field,
+                    len: value.len(),
+                });
             }
         }
         if self.max_frames == Some(0) {
-            return Err(ConfigError::Zero { field: "max frames" });
+            return Err(ConfigError::Zero {
+                field: "max frames",
+            });
         }
         for (field, value) in [
             ("max line", self.max_line),
@@ -174,7 +179,10 @@ impl Config {
                 return Err(ConfigError::Zero { field });
             }
         }
-        for (field, word) in [("quit word", &self.quit_word), ("fault word", &self.fault_word)] {
+        for (field, word) in [
+            ("quit word", &self.quit_word),
+            ("fault word", &self.fault_word),
+        ] {
             if let Some(word) = word {
                 if word.is_empty() {
                     return Err(ConfigError::EmptyWord { field });
@@ -232,7 +240,9 @@ impl Deref for ValidConfig {
 
 impl Default for ValidConfig {
     fn default() -> Self {
-        Config::default().validate().expect("invariant: the default config is valid")
+        Config::default()
+            .validate()
+            .expect("invariant: the default config is valid")
     }
 }
 

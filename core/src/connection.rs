@@ -115,7 +115,10 @@ impl Connection {
             collected: Vec::new(),
             events: VecDeque::new(),
             batch: (0, 0),
-            timers: Timers { last_progress: now, ..Timers::default() },
+            timers: Timers {
+                last_progress: now,
+                ..Timers::default()
+            },
             counters: Counters::default(),
         }
     }
@@ -332,8 +335,15 @@ impl Connection {
     }
 
     fn written(&mut self, n: usize) {
-        let offered = if self.offered == 0 { self.output.len() } else { self.offered };
-        debug_assert!(n <= offered, "driver reported {n} bytes written of {offered} offered");
+        let offered = if self.offered == 0 {
+            self.output.len()
+        } else {
+            self.offered
+        };
+        debug_assert!(
+            n <= offered,
+            "driver reported {n} bytes written of {offered} offered"
+        );
         let n = self.output.consume(n.min(offered));
         if n < offered {
             self.write_blocked = true;
@@ -358,7 +368,8 @@ impl Connection {
 
     fn echo_raw(&mut self, data: &[u8]) {
         let (prefix, suffix) = (&self.config.prefix, &self.config.suffix);
-        self.output.reserve(prefix.len() + data.len() + suffix.len());
+        self.output
+            .reserve(prefix.len() + data.len() + suffix.len());
         self.output.extend(prefix);
         self.output.extend(data);
         self.output.extend(suffix);
@@ -434,7 +445,9 @@ impl Connection {
         let buf = core::mem::take(&mut self.input);
         let mut at = 0;
         while !self.paused {
-            let Some(nl) = find_newline(&buf[at..]) else { break };
+            let Some(nl) = find_newline(&buf[at..]) else {
+                break;
+            };
             let line = &buf[at..at + nl + 1];
             at += nl + 1;
             if self.on_line(line) == Flow::Stop {
@@ -486,7 +499,8 @@ impl Connection {
             return Flow::Stop;
         }
         if self.config.fault_word.as_deref() == Some(content) {
-            self.events.push_back(Event::PeerError(PeerError::FaultInjected));
+            self.events
+                .push_back(Event::PeerError(PeerError::FaultInjected));
             self.fail(CloseReason::PeerError(PeerError::FaultInjected));
             return Flow::Stop;
         }
@@ -498,7 +512,8 @@ impl Connection {
                 Flow::Stop
             }
             Framing::Line => {
-                self.output.reserve(prefix.len() + line.len() + suffix.len());
+                self.output
+                    .reserve(prefix.len() + line.len() + suffix.len());
                 self.output.extend(prefix);
                 self.output.extend(content);
                 self.output.extend(suffix);
@@ -541,7 +556,11 @@ impl Connection {
         self.counters.frames += 1;
         self.batch.0 += 1;
         self.batch.1 += bytes as u64;
-        if self.config.max_frames.is_some_and(|max| self.counters.frames >= max) {
+        if self
+            .config
+            .max_frames
+            .is_some_and(|max| self.counters.frames >= max)
+        {
             self.begin_close(CloseReason::FrameLimit, false);
             return Flow::Stop;
         }
@@ -644,11 +663,17 @@ impl Connection {
         // Each firing either releases the connection or stops reading, which stops the
         // timer that fired: the loop ends after at most two rounds.
         while self.release.is_none() {
-            let Some(timer) = self.deadlines().due(self.now).next() else { break };
+            let Some(timer) = self.deadlines().due(self.now).next() else {
+                break;
+            };
             fired = true;
             self.events.push_back(Event::TimedOut(timer));
             match timer {
-                Timer::Shutdown => self.fail(CloseReason::Shutdown),
+                // After our FIN everything owed was written: only the wait is cut short.
+                Timer::Shutdown if self.fin_sent => {
+                    self.release = Some(self.closing.unwrap_or(CloseReason::Shutdown));
+                }
+                Timer::Shutdown => self.fail(CloseReason::TimedOut(Timer::Shutdown)),
                 Timer::WriteStall => self.fail(CloseReason::TimedOut(Timer::WriteStall)),
                 Timer::Linger => {
                     self.release = Some(self.closing.unwrap_or(CloseReason::PeerClosed));

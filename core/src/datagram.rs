@@ -43,7 +43,10 @@ pub struct DatagramEcho {
 impl DatagramEcho {
     /// A UDP echo with `config`'s prefix, suffix, framing and `max_datagram`.
     pub fn new(config: ValidConfig) -> Self {
-        DatagramEcho { config, counters: DatagramCounters::default() }
+        DatagramEcho {
+            config,
+            counters: DatagramCounters::default(),
+        }
     }
 
     /// Writes the reply to `payload` into `reply` (cleared first) and returns it. The
@@ -58,7 +61,10 @@ impl DatagramEcho {
         self.counters.bytes_in += payload.len() as u64;
         if len > self.config.max_datagram {
             self.counters.dropped += 1;
-            return Err(DatagramError::TooLarge { len, limit: self.config.max_datagram });
+            return Err(DatagramError::TooLarge {
+                len,
+                limit: self.config.max_datagram,
+            });
         }
         let (content, terminator) = match self.config.framing {
             Framing::Raw => (payload, &[][..]),

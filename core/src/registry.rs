@@ -32,7 +32,10 @@ impl ConnId {
 
     /// The id from [`to_bits`](Self::to_bits).
     pub const fn from_bits(bits: u64) -> Self {
-        ConnId { index: bits as u32, generation: (bits >> 32) as u32 }
+        ConnId {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
     }
 
     /// The slot index: small and dense, reused after release.
@@ -141,13 +144,20 @@ impl Registry {
             None => {
                 let index = u32::try_from(self.slots.len())
                     .expect("invariant: max_connections keeps slots below u32::MAX");
-                self.slots.push(Slot { generation: 0, conn: None, scheduled: None });
+                self.slots.push(Slot {
+                    generation: 0,
+                    conn: None,
+                    scheduled: None,
+                });
                 index
             }
         };
         let slot = &mut self.slots[index as usize];
         slot.conn = Some(conn);
-        let id = ConnId { index, generation: slot.generation };
+        let id = ConnId {
+            index,
+            generation: slot.generation,
+        };
         self.counters.accepted += 1;
         self.counters.active += 1;
         self.counters.peak_active = self.counters.peak_active.max(self.counters.active);
@@ -178,7 +188,9 @@ impl Registry {
     /// The next output of one connection; see [`Connection::poll_output`]. After
     /// `Release` the id is stale and this returns `Timeout(None)`.
     pub fn poll_output(&mut self, id: ConnId) -> Output<'_> {
-        let Some(conn) = self.get_mut(id) else { return Output::Timeout(None) };
+        let Some(conn) = self.get_mut(id) else {
+            return Output::Timeout(None);
+        };
         match conn.step() {
             Step::Event(event) => Output::Event(event),
             Step::CloseWrite => Output::CloseWrite,
@@ -192,7 +204,9 @@ impl Registry {
                 Output::Release(reason)
             }
             Step::Transmit => {
-                let conn = self.get_mut(id).expect("invariant: the connection just stepped");
+                let conn = self
+                    .get_mut(id)
+                    .expect("invariant: the connection just stepped");
                 Output::Transmit(conn.transmit_slice())
             }
         }
@@ -247,7 +261,10 @@ impl Registry {
             let slot = &mut self.slots[index as usize];
             if let Some(conn) = &mut slot.conn {
                 conn.handle_input(now, Input::Shutdown);
-                self.ready.push_back(ConnId { index, generation: slot.generation });
+                self.ready.push_back(ConnId {
+                    index,
+                    generation: slot.generation,
+                });
                 self.reschedule(index);
             }
         }
@@ -261,18 +278,25 @@ impl Registry {
     /// One connection, if the id is current.
     pub fn get(&self, id: ConnId) -> Option<&Connection> {
         let slot = self.slots.get(id.index as usize)?;
-        slot.conn.as_ref().filter(|_| slot.generation == id.generation)
+        slot.conn
+            .as_ref()
+            .filter(|_| slot.generation == id.generation)
     }
 
     fn get_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        slot.conn.as_mut().filter(|_| slot.generation == id.generation)
+        slot.conn
+            .as_mut()
+            .filter(|_| slot.generation == id.generation)
     }
 
     /// Every open connection.
     pub fn iter(&self) -> impl Iterator<Item = (ConnId, &Connection)> + '_ {
         self.slots.iter().enumerate().filter_map(|(index, slot)| {
-            let id = ConnId { index: index as u32, generation: slot.generation };
+            let id = ConnId {
+                index: index as u32,
+                generation: slot.generation,
+            };
             slot.conn.as_ref().map(|conn| (id, conn))
         })
     }
@@ -320,7 +344,8 @@ impl Registry {
             return;
         }
         slot.scheduled = Some(deadline);
-        self.timers.push(Reverse((deadline, index, slot.generation)));
+        self.timers
+            .push(Reverse((deadline, index, slot.generation)));
         if self.timers.len() > 2 * self.counters.active + HEAP_SLACK {
             self.timers = self
                 .slots

@@ -73,6 +73,9 @@ mod tests {
     #[test]
     fn a_clock_stepping_back_gives_zero_not_a_panic() {
         let early = Instant::from_millis(5);
-        assert_eq!(early.saturating_since(Instant::from_millis(9)), Duration::ZERO);
+        assert_eq!(
+            early.saturating_since(Instant::from_millis(9)),
+            Duration::ZERO
+        );
     }
 }

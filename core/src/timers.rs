@@ -84,8 +84,16 @@ impl Timers {
     pub(crate) fn deadlines(&self, d: &Durations, reading: bool) -> Deadlines {
         let after = |start: Option<Instant>, dur: Option<Duration>| Some(start? + dur?);
         Deadlines {
-            idle: if reading { after(Some(self.last_progress), d.idle) } else { None },
-            frame: if reading { after(self.frame_started, d.frame) } else { None },
+            idle: if reading {
+                after(Some(self.last_progress), d.idle)
+            } else {
+                None
+            },
+            frame: if reading {
+                after(self.frame_started, d.frame)
+            } else {
+                None
+            },
             write_stall: after(self.stall_since, d.write_stall),
             linger: after(self.fin_at, d.linger),
             shutdown: after(self.shutdown_at, Some(d.shutdown)),

@@ -65,7 +65,8 @@ fn the_shutdown_deadline_releases_a_connection_that_cannot_flush() {
     assert_eq!(sim.released, None);
     sim.advance(Duration::from_millis(1));
     assert!(sim.events.contains(&Event::TimedOut(Timer::Shutdown)));
-    assert_eq!(sim.released, Some(CloseReason::Shutdown));
+    assert_eq!(sim.released, Some(CloseReason::TimedOut(Timer::Shutdown)));
+    assert!(!sim.fin, "what could not be flushed is cut, not closed gracefully");
 }
 
 #[test]
