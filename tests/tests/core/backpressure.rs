@@ -95,3 +95,37 @@ fn the_output_queue_is_handed_out_without_copies_between_polls() {
     assert_eq!(sim.snapshot().output, b"abc\n");
     assert_eq!(sim.snapshot().output.as_ptr(), first);
 }
+
+#[test]
+fn reading_resumes_exactly_when_the_queue_drains_to_the_low_watermark() {
+    use reverb_core::{Connection, Input, Instant, Output};
+    let config = Config {
+        framing: Framing::Raw,
+        ..small_queue()
+    }
+    .validate()
+    .unwrap();
+    let mut conn = Connection::new(config, Instant::ZERO);
+    let now = Instant::ZERO;
+    assert_eq!(
+        conn.handle_input(now, Input::Received(&[7; 100])),
+        64,
+        "room below high"
+    );
+    assert_eq!(conn.receive_capacity(), 0);
+    let write = |conn: &mut Connection, n: usize| {
+        loop {
+            match conn.poll_output() {
+                Output::Transmit(_) => break,
+                Output::Event(_) => continue,
+                other => panic!("expected a transmit, got {other:?}"),
+            }
+        }
+        conn.handle_input(now, Input::Written(n));
+        conn.handle_input(now, Input::Writable);
+    };
+    write(&mut conn, 47); // 17 left: still above low
+    assert_eq!(conn.receive_capacity(), 0);
+    write(&mut conn, 1); // 16 left: at low
+    assert_eq!(conn.receive_capacity(), 64 - 16);
+}

@@ -66,7 +66,10 @@ fn the_shutdown_deadline_releases_a_connection_that_cannot_flush() {
     sim.advance(Duration::from_millis(1));
     assert!(sim.events.contains(&Event::TimedOut(Timer::Shutdown)));
     assert_eq!(sim.released, Some(CloseReason::TimedOut(Timer::Shutdown)));
-    assert!(!sim.fin, "what could not be flushed is cut, not closed gracefully");
+    assert!(
+        !sim.fin,
+        "what could not be flushed is cut, not closed gracefully"
+    );
 }
 
 #[test]
