@@ -1,0 +1,152 @@
+//! `reverb bench`: a load generator that verifies every byte it gets back.
+//!
+//! Each thread runs a `mio` loop over its share of the connections (`worker`); each
+//! connection is a sans-IO [`LoadConn`](load::LoadConn) that decides what to send and
+//! checks every echoed byte against a pattern that is a pure function of (connection,
+//! sequence) (`pattern`), so loss, reordering, duplication and corruption all show.
+//! Latencies go into log-linear histograms (`histogram`), measured from each message's
+//! *intended* send time, so an open-loop run (`--rate`) does not hide queueing.
+
+mod histogram;
+mod load;
+mod pattern;
+mod report;
+mod sys;
+mod worker;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use histogram::Histogram;
+pub use load::{LoadConn, Mismatch};
+pub use pattern::Pattern;
+pub use report::Report;
+
+/// Descriptors the process needs beyond one per connection (stdio, the poll instances).
+const FD_HEADROOM: u64 = 64;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The echo server.
+    pub addr: SocketAddr,
+    /// Connections, spread over the threads.
+    pub connections: usize,
+    /// Bytes per message.
+    pub size: usize,
+    /// Measure for this long (after warmup)…
+    pub duration: Option<Duration>,
+    /// …or until this many messages were echoed.
+    pub requests: Option<u64>,
+    /// Load before measuring starts.
+    pub warmup: Duration,
+    /// Messages in flight per connection (closed loop).
+    pub pipeline: usize,
+    /// Threads, each with its own event loop.
+    pub threads: usize,
+    /// Messages end in `\n` (for line-mode servers).
+    pub line: bool,
+    /// Open loop: messages per second in total.
+    pub rate: Option<f64>,
+    /// Longest wait for a connect or an owed echo.
+    pub timeout: Duration,
+    /// `--idle N --hold D`: hold N connections for D instead of loading them.
+    pub idle: Option<(usize, Duration)>,
+    /// Draw a progress line on a terminal (stderr).
+    pub progress: bool,
+}
+
+/// Runs the benchmark and returns its report. Errors are only those that stop the run
+/// from starting (a thread that cannot create its poll instance); everything the server
+/// does wrong is in the report.
+pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
+    let (connections, duration) = match opts.idle {
+        Some((n, hold)) => (n, Some(hold)),
+        None => (opts.connections, opts.duration),
+    };
+    let mut notes = Vec::new();
+    let needed = connections as u64 + FD_HEADROOM;
+    let limit = sys::raise_fd_limit();
+    if limit < needed {
+        notes.push(format!(
+            "open-file limit is {limit}, below the {needed} this run needs: raise it (ulimit -n) \
+             or expect connect failures"
+        ));
+    }
+    let threads = opts.threads.clamp(1, connections.max(1));
+    let start = Instant::now();
+    let progress = Arc::new(AtomicU64::new(0));
+    let pattern = Pattern { size: opts.size, line: opts.line };
+    let mut first_id = 0u64;
+    let plans: Vec<worker::Plan> = (0..threads)
+        .map(|k| {
+            let share = |total: u64| total / threads as u64 + u64::from((k as u64) < total % threads as u64);
+            let count = share(connections as u64) as usize;
+            let plan = worker::Plan {
+                addr: opts.addr,
+                first_id,
+                connections: count,
+                pattern,
+                pipeline: if opts.idle.is_some() { 1 } else { opts.pipeline },
+                rate: opts.rate.map(|r| r / threads as f64),
+                warmup: if opts.idle.is_some() { Duration::ZERO } else { opts.warmup },
+                duration,
+                requests: opts.requests.map(share),
+                timeout: opts.timeout,
+                start,
+                progress: Arc::clone(&progress),
+                one_each: opts.idle.is_some(),
+            };
+            first_id += count as u64;
+            plan
+        })
+        .collect();
+
+    let cpu_before = sys::cpu_time();
+    let handles: Vec<_> = plans
+        .into_iter()
+        .map(|plan| std::thread::spawn(move || worker::run(&plan)))
+        .collect();
+    if opts.progress && std::io::stderr().is_terminal() {
+        show_progress(&handles, &progress, start, opts.warmup, duration);
+    }
+    let mut tallies = Vec::new();
+    for h in handles {
+        tallies.push(h.join().expect("invariant: bench threads do not panic")?);
+    }
+    let cpu = sys::cpu_time().saturating_sub(cpu_before);
+    Ok(Report::new(opts, threads, tallies, cpu, start.elapsed(), notes))
+}
+
+/// One self-overwriting line on stderr while the threads run.
+fn show_progress<T>(
+    handles: &[std::thread::JoinHandle<T>],
+    progress: &AtomicU64,
+    start: Instant,
+    warmup: Duration,
+    duration: Option<Duration>,
+) {
+    let mut last = (Instant::now(), 0u64);
+    while handles.iter().any(|h| !h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(250));
+        let done = progress.load(Ordering::Relaxed);
+        let rate = (done - last.1) as f64 / last.0.elapsed().as_secs_f64();
+        last = (Instant::now(), done);
+        let elapsed = start.elapsed();
+        let bar = match duration {
+            Some(d) => {
+                let total = (warmup + d).as_secs_f64();
+                let frac = (elapsed.as_secs_f64() / total).min(1.0);
+                let filled = (frac * 30.0) as usize;
+                format!("[{}{}] {:3.0}%", "#".repeat(filled), " ".repeat(30 - filled), frac * 100.0)
+            }
+            None => format!("{:.1}s", elapsed.as_secs_f64()),
+        };
+        let phase = if elapsed < warmup { "warmup" } else { "" };
+        eprint!("\r{bar} {:>12} msg/s {phase:<6}", report::thousands(rate as u64));
+    }
+    eprint!("\r{:70}\r", "");
+}
