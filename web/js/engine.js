@@ -1,0 +1,41 @@
+// The only module that touches WebAssembly. It loads reverb-core (compiled by
+// `cargo xtask web` into web/pkg/) and hands out engines with a small, plain interface
+// that the socket shim drives; everything else in the page works on plain data.
+
+import init, { initSync, Registry, default_config } from '../pkg/reverb_wasm.js';
+
+let loaded = false;
+
+/**
+ * Loads the wasm module: from `bytes` when given (node tests read the file themselves),
+ * else over HTTP next to the JS glue (the page).
+ */
+export async function loadEngine(bytes) {
+  if (!loaded) {
+    if (bytes) initSync({ module: bytes });
+    else await init();
+    loaded = true;
+  }
+  return { createEngine, defaults: default_config() };
+}
+
+/**
+ * A reverb-core registry behind the interface the shim uses. Ids are numbers; inputs and
+ * outputs are plain objects (see wasm/src/lib.rs).
+ */
+export function createEngine(config) {
+  const r = new Registry(config);
+  return {
+    accept: (now) => r.accept(now),
+    input: (id, now, input) => r.handle_input(id, now, input),
+    poll: (id) => r.poll_output(id),
+    handleTimeout: (now) => r.handle_timeout(now),
+    pollReady: () => r.poll_ready(),
+    nextDeadline: () => r.next_deadline() ?? null,
+    capacity: (id) => r.receive_capacity(id),
+    wantsWrite: (id) => r.wants_write(id),
+    snapshot: (id) => r.snapshot(id) ?? null,
+    counters: () => r.counters(),
+    free: () => r.free(),
+  };
+}

@@ -1,0 +1,593 @@
+// The socket shim: plays the kernel and the clients around a reverb-core engine, and
+// runs the same event loop as the native server — readiness → core input → drain the
+// outputs → write, with short writes — one visible step at a time, on a virtual clock.
+//
+// Pure JS, no DOM and no wasm: the engine is passed in (engine.js makes one over the real
+// core), so node tests drive this module exactly as the page does.
+//
+// The model, per connection:
+//   client app ──write──▶ [rx: the server's receive buffer, `rx_cap` bytes] ──read(n)──▶ core
+//   core ──transmit──▶ [tx: the server's send buffer, `tx_cap` bytes] ──read──▶ client app
+// A write enters its buffer at once (taking room) and becomes readable on the other side
+// after the latency (plus seeded jitter): the buffer's capacity is the TCP window. A full
+// buffer makes the writer's write short — the backpressure the lesson is about.
+
+import { mulberry32, below } from './rng.js';
+
+/** Simulation parameters beside the core's config, with their defaults. */
+export const SIM_DEFAULTS = Object.freeze({
+  /** Bytes the server asks for per read: `recv(2)` in the tutorials. */
+  read_size: 2,
+  /** The server's kernel receive buffer (client → server), in bytes. */
+  rx_cap: 32,
+  /** The server's kernel send buffer (server → client), in bytes. */
+  tx_cap: 32,
+  /** One-way latency in virtual ms. */
+  latency: 20,
+  /** Extra latency up to this many ms, drawn from the seeded RNG. */
+  jitter: 10,
+  /** Bytes a client reads per read. */
+  client_read_size: 64,
+});
+
+/** Bounds a drain loop: a core that never returns `timeout` is a bug, not a hang. */
+const MAX_OUTPUTS_PER_DRAIN = 10_000;
+/** How many reads and frames each connection keeps for its views. */
+const KEEP_RECENT = 8;
+/** Ticks kept in the log; older ones are dropped (a long play must not eat memory). */
+export const MAX_TICKS = 5000;
+
+const encoder = new TextEncoder();
+
+/** Text to bytes; `\n` in a line typed into a client is the newline it sends. */
+export function toBytes(text) {
+  return Array.from(encoder.encode(text));
+}
+
+class Pipe {
+  constructor(cap) {
+    this.cap = cap;
+    /** Readable bytes (arrived). */
+    this.buf = [];
+    /** Segments on their way: {at, bytes, fin?, rst?}. */
+    this.inflight = [];
+    this.finArrived = false;
+    this.rstArrived = false;
+    /** The reader has consumed the end-of-stream (or the reset). */
+    this.eofTaken = false;
+    /** Time the last segment arrives at; later segments never overtake it. */
+    this.lastAt = 0;
+  }
+
+  used() {
+    return this.buf.length + this.inflight.reduce((n, s) => n + s.bytes.length, 0);
+  }
+
+  room() {
+    return Math.max(0, this.cap - this.used());
+  }
+
+  view() {
+    return {
+      buf: this.buf.slice(),
+      inflight: this.inflight.reduce((n, s) => n + s.bytes.length, 0),
+      cap: this.cap,
+      fin: this.finArrived,
+      fin_in_flight: this.inflight.some((s) => s.fin),
+      rst: this.rstArrived,
+    };
+  }
+}
+
+/**
+ * A simulated echo server with its clients.
+ *
+ * `engine` is what `createEngine(config)` of engine.js returns; `config` is the core's
+ * config (plain object, core field names); `sim` overrides SIM_DEFAULTS; `clients` are
+ * specs `{name, script: [{at, send} | {at, stop_reading} | {at, resume_reading} |
+ * {at, half_close} | {at, abort}], read_size?}`.
+ */
+export class Simulation {
+  constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [] }) {
+    this.config = { ...config, record_frames: true };
+    this.sim = { ...SIM_DEFAULTS, ...sim };
+    this.seed = seed >>> 0;
+    this.rand = mulberry32(this.seed);
+    this.engine = createEngine(this.config);
+    this.now = 0;
+    this.conns = [];
+    this.ticks = [];
+    this.tickNo = 0;
+    this.rr = 0;
+    for (const spec of clients) this.addClient(spec);
+  }
+
+  // ---- commands (the page's controls) ---------------------------------------------------
+
+  /** Connects a new client (accepted by the core at once); returns its index. */
+  addClient(spec = {}) {
+    const cid = this.conns.length;
+    const name = spec.name ?? `client ${String.fromCharCode(65 + (cid % 26))}`;
+    const conn = {
+      cid,
+      name,
+      id: null,
+      refused: null,
+      readSize: spec.read_size ?? this.sim.client_read_size,
+      script: (spec.script ?? []).map((a) => ({ ...a, at: a.at ?? 0 })),
+      reading: true,
+      halfClosed: false,
+      aborted: false,
+      wrote: [],
+      pending: [],
+      got: [],
+      rx: new Pipe(this.sim.rx_cap),
+      tx: new Pipe(this.sim.tx_cap),
+      blocked: false,
+      reads: [],
+      frames: [],
+      snapshot: null,
+      released: null,
+      deadline: null,
+      clientEof: false,
+      clientReset: false,
+    };
+    try {
+      conn.id = this.engine.accept(this.now);
+    } catch (e) {
+      conn.refused = String(e.message ?? e);
+    }
+    this.conns.push(conn);
+    this.record({ kind: 'accept', cid, text: conn.refused ? `refused: ${conn.refused}` : 'connected' });
+    if (conn.id !== null) this.drain(conn);
+    return cid;
+  }
+
+  /** The client queues a line (or any text) to write. */
+  send(cid, text) {
+    const c = this.conns[cid];
+    if (!c || c.halfClosed || c.aborted) return false;
+    c.pending.push(...toBytes(text));
+    return true;
+  }
+
+  /** The client stops (false) or resumes (true) reading its socket. */
+  setReading(cid, reading) {
+    const c = this.conns[cid];
+    if (c) c.reading = reading;
+  }
+
+  /** The client shuts down its write side (FIN) once its queued bytes are written. */
+  halfClose(cid) {
+    const c = this.conns[cid];
+    if (c) c.halfClosePending = true;
+  }
+
+  /** The client goes away abruptly (RST): the server sees a reset. */
+  abort(cid) {
+    const c = this.conns[cid];
+    if (!c || c.aborted) return;
+    c.aborted = true;
+    c.pending = [];
+    c.script = [];
+    c.rx.inflight.push({ at: this.arrival(c.rx), bytes: [], rst: true });
+  }
+
+  // ---- the event loop -------------------------------------------------------------------
+
+  /**
+   * Performs the next action — at the current time if one is due, else after advancing
+   * the clock to the next event — and returns its tick, or null when nothing will ever
+   * happen again without a command.
+   */
+  step() {
+    for (let i = 0; i < 2; i++) {
+      const action = this.dueAction();
+      if (action) return action();
+      const next = this.nextTime();
+      if (next === null) return null;
+      this.now = Math.max(this.now, next);
+    }
+    throw new Error('invariant: an event was due after advancing the clock');
+  }
+
+  /** Steps until `done(sim)` or `maxSteps`; returns the number of steps taken. */
+  run(maxSteps, done = () => false) {
+    for (let n = 0; n < maxSteps; n++) {
+      if (done(this)) return n;
+      if (this.step() === null) return n;
+    }
+    return maxSteps;
+  }
+
+  /** Whether the simulation has nothing left to do. */
+  idle() {
+    return this.dueAction() === null && this.nextTime() === null;
+  }
+
+  dueAction() {
+    const now = this.now;
+    const live = this.conns.filter((c) => c.id !== null);
+    // 1. Segments arriving in a kernel buffer.
+    for (const c of live) {
+      for (const [pipe, dir] of [[c.rx, 'rx'], [c.tx, 'tx']]) {
+        if (pipe.inflight.length && pipe.inflight[0].at <= now) {
+          return () => this.arrive(c, pipe, dir);
+        }
+      }
+    }
+    // 2. The core's timers.
+    const deadline = this.engine.nextDeadline();
+    if (deadline !== null && deadline <= now) return () => this.fireTimers();
+    // 3. Server readiness, round-robin so no connection starves the others.
+    const n = live.length;
+    for (let k = 0; k < n; k++) {
+      const c = live[(this.rr + k) % n];
+      if (c.released) continue;
+      if (c.blocked && c.tx.room() > 0) return () => this.serverWritable(c, k);
+      if (this.serverReadable(c)) return () => this.serverRead(c, k);
+    }
+    // 4. Clients: scripted actions, writes, reads.
+    for (const c of live) {
+      const a = c.script[0];
+      if (a && a.at <= now) return () => this.scripted(c);
+    }
+    for (const c of live) {
+      if (c.aborted || c.rx.rstArrived) continue;
+      if (c.pending.length && c.rx.room() > 0 && !c.clientReset) return () => this.clientWrite(c);
+      if (c.halfClosePending && !c.pending.length && !c.halfClosed) return () => this.clientFin(c);
+    }
+    for (const c of live) {
+      if (c.aborted || c.clientReset) continue;
+      if (c.tx.rstArrived && !c.tx.eofTaken) return () => this.clientRead(c);
+      if (c.reading && c.tx.buf.length) return () => this.clientRead(c);
+      if (c.tx.finArrived && !c.tx.buf.length && !c.tx.eofTaken) return () => this.clientRead(c);
+    }
+    return null;
+  }
+
+  nextTime() {
+    const times = [];
+    for (const c of this.conns) {
+      if (c.id === null) continue;
+      for (const p of [c.rx, c.tx]) if (p.inflight.length) times.push(p.inflight[0].at);
+      if (c.script.length) times.push(c.script[0].at);
+    }
+    const deadline = this.engine.nextDeadline();
+    if (deadline !== null) times.push(deadline);
+    const later = times.filter((t) => t > this.now);
+    return later.length ? Math.min(...later) : null;
+  }
+
+  arrival(pipe) {
+    const at = this.now + this.sim.latency + below(this.rand, this.sim.jitter + 1);
+    pipe.lastAt = Math.max(pipe.lastAt, at);
+    return pipe.lastAt;
+  }
+
+  arrive(c, pipe, dir) {
+    let bytes = 0;
+    const notes = [];
+    while (pipe.inflight.length && pipe.inflight[0].at <= this.now) {
+      const seg = pipe.inflight.shift();
+      pipe.buf.push(...seg.bytes);
+      bytes += seg.bytes.length;
+      if (seg.fin) {
+        pipe.finArrived = true;
+        notes.push('FIN');
+      }
+      if (seg.rst) {
+        pipe.rstArrived = true;
+        pipe.buf = [];
+        notes.push('RST');
+      }
+    }
+    const where = dir === 'rx' ? 'server receive buffer' : 'client receive buffer';
+    const what = [bytes ? `${bytes} B` : '', ...notes].filter(Boolean).join(' + ');
+    return this.record({ kind: 'arrive', dir, cid: c.cid, n: bytes, text: `${what} arrived in the ${where}` });
+  }
+
+  fireTimers() {
+    this.engine.handleTimeout(this.now);
+    const touched = new Set();
+    for (let id = this.engine.pollReady(); id !== undefined; id = this.engine.pollReady()) {
+      const c = this.conns.find((x) => x.id === id);
+      if (c && !c.released) {
+        touched.add(c.cid);
+        this.drain(c);
+      }
+    }
+    return this.record({ kind: 'timer', cid: touched.size === 1 ? [...touched][0] : null, text: 'timer due: core ticked' });
+  }
+
+  serverReadable(c) {
+    if (c.rx.rstArrived) return !c.resetTaken;
+    if (this.engine.capacity(c.id) <= 0) return false;
+    return c.rx.buf.length > 0 || (c.rx.finArrived && !c.rx.eofTaken);
+  }
+
+  serverRead(c, k) {
+    this.rr = (this.rr + k + 1) % Math.max(1, this.conns.length);
+    if (c.rx.rstArrived) {
+      c.resetTaken = true;
+      this.engine.input(c.id, this.now, { kind: 'reset' });
+      this.drain(c);
+      return this.record({ kind: 'reset', cid: c.cid, text: 'read: connection reset by peer → core Reset' });
+    }
+    if (!c.rx.buf.length) {
+      c.rx.eofTaken = true;
+      this.engine.input(c.id, this.now, { kind: 'peer_closed' });
+      c.reads.push({ t: this.now, n: 0, of: this.sim.read_size, bytes: [] });
+      trim(c.reads);
+      this.drain(c);
+      return this.record({ kind: 'read', cid: c.cid, n: 0, text: `read 0 of ${this.sim.read_size}: end-of-stream → core PeerClosed` });
+    }
+    const capacity = this.engine.capacity(c.id);
+    const ask = Math.min(this.sim.read_size, capacity);
+    const n = Math.min(ask, c.rx.buf.length);
+    const bytes = c.rx.buf.slice(0, n);
+    const taken = this.engine.input(c.id, this.now, { kind: 'received', bytes: Uint8Array.from(bytes) });
+    if (taken !== n) throw new Error(`core took ${taken} of ${n} bytes read within its capacity`);
+    c.rx.buf.splice(0, n);
+    c.reads.push({ t: this.now, n, of: ask, bytes });
+    trim(c.reads);
+    // What the core holds right after the input, before the drain writes it: the frames
+    // this read completed are the last ones in its output queue.
+    const before = this.engine.snapshot(c.id);
+    this.drain(c, before);
+    return this.record({ kind: 'read', cid: c.cid, n, text: `read ${n} of ${ask}: ${printable(bytes)}` });
+  }
+
+  serverWritable(c, k) {
+    this.rr = (this.rr + k + 1) % Math.max(1, this.conns.length);
+    c.blocked = false;
+    this.engine.input(c.id, this.now, { kind: 'writable' });
+    this.drain(c);
+    return this.record({ kind: 'writable', cid: c.cid, text: 'socket writable again → core Writable' });
+  }
+
+  /** Rule 2 of the run loop: after every input, drain the outputs until `timeout`. */
+  drain(c, before = null) {
+    for (let i = 0; i < MAX_OUTPUTS_PER_DRAIN; i++) {
+      const out = this.engine.poll(c.id);
+      switch (out.kind) {
+        case 'event':
+          this.onEvent(c, out, before);
+          break;
+        case 'transmit': {
+          const len = out.bytes.length;
+          const n = Math.min(len, c.tx.room());
+          if (n > 0) {
+            c.tx.inflight.push({ at: this.arrival(c.tx), bytes: Array.from(out.bytes.subarray(0, n)) });
+          }
+          this.engine.input(c.id, this.now, { kind: 'written', n });
+          if (n < len) c.blocked = true;
+          this.log(c, 'write', `write ${n} of ${len}${n < len ? ': short, socket full → wait for writable' : ''}`, n);
+          break;
+        }
+        case 'close_write':
+          c.tx.inflight.push({ at: this.arrival(c.tx), bytes: [], fin: true });
+          this.log(c, 'fin', 'core CloseWrite → shutdown(SHUT_WR): FIN sent');
+          break;
+        case 'release':
+          this.onRelease(c, out);
+          break;
+        case 'timeout':
+          c.deadline = out.at;
+          c.snapshot = this.engine.snapshot(c.id) ?? c.snapshot;
+          return;
+        default:
+          throw new Error(`unknown output ${out.kind}`);
+      }
+    }
+    throw new Error(`drain of ${c.name} did not reach timeout: livelock`);
+  }
+
+  onEvent(c, out, before) {
+    let text;
+    switch (out.event) {
+      case 'echoed':
+        text = `echoed ${out.frames} frame${out.frames === 1 ? '' : 's'} (${out.bytes} B)`;
+        if (before) {
+          for (const f of lastFrames(before, out.frames)) c.frames.push({ t: this.now, bytes: f });
+          trim(c.frames);
+        }
+        break;
+      case 'read_paused':
+        text = 'output at high watermark: reading paused';
+        break;
+      case 'read_resumed':
+        text = 'output drained to low watermark: reading resumed';
+        break;
+      case 'timed_out':
+        text = `${out.timer.replace('_', ' ')} timer fired`;
+        break;
+      case 'peer_error':
+        text = `peer error: ${out.error}`;
+        break;
+      case 'closing':
+        text = `closing: ${out.reason}`;
+        break;
+      default:
+        text = out.event;
+    }
+    this.log(c, 'event', text, undefined, out.event);
+  }
+
+  onRelease(c, out) {
+    c.released = { reason: out.reason, graceful: out.graceful, t: this.now };
+    c.snapshot = this.engine.snapshot(c.id) ?? c.snapshot;
+    c.blocked = false;
+    // The socket is closed: what the kernel still had to read is dropped. A graceful end
+    // has sent its FIN already; anything else resets the connection.
+    c.rx.buf = [];
+    c.rx.inflight = [];
+    if (!out.graceful) {
+      c.tx.inflight = [{ at: this.arrival(c.tx), bytes: [], rst: true }];
+    }
+    this.log(c, 'release', `released: ${out.reason}${out.graceful ? '' : ' (socket reset)'}`);
+  }
+
+  scripted(c) {
+    const a = c.script.shift();
+    let text;
+    if (a.send !== undefined) {
+      this.send(c.cid, a.send);
+      text = `types ${printable(toBytes(a.send))}`;
+    } else if (a.stop_reading) {
+      c.reading = false;
+      text = 'stops reading';
+    } else if (a.resume_reading) {
+      c.reading = true;
+      text = 'reads again';
+    } else if (a.half_close) {
+      c.halfClosePending = true;
+      text = 'will half-close (shutdown SHUT_WR)';
+    } else if (a.abort) {
+      this.abort(c.cid);
+      text = 'aborts (RST)';
+    } else {
+      text = 'does nothing';
+    }
+    return this.record({ kind: 'script', cid: c.cid, text: `${c.name} ${text}` });
+  }
+
+  clientWrite(c) {
+    const room = c.rx.room();
+    const n = Math.min(room, c.pending.length);
+    const bytes = c.pending.splice(0, n);
+    c.wrote.push(...bytes);
+    c.rx.inflight.push({ at: this.arrival(c.rx), bytes });
+    const short = c.pending.length ? `, ${c.pending.length} B wait: server buffer full` : '';
+    return this.record({ kind: 'cwrite', cid: c.cid, n, text: `${c.name} writes ${n} B${short}` });
+  }
+
+  clientFin(c) {
+    c.halfClosed = true;
+    c.halfClosePending = false;
+    c.rx.inflight.push({ at: this.arrival(c.rx), bytes: [], fin: true });
+    return this.record({ kind: 'cfin', cid: c.cid, text: `${c.name} half-closes: FIN sent` });
+  }
+
+  clientRead(c) {
+    if (c.tx.rstArrived) {
+      c.tx.eofTaken = true;
+      c.clientReset = true;
+      c.pending = [];
+      return this.record({ kind: 'creset', cid: c.cid, text: `${c.name} reads: connection reset by peer` });
+    }
+    if (!c.tx.buf.length) {
+      c.tx.eofTaken = true;
+      c.clientEof = true;
+      let text = `${c.name} reads end-of-stream`;
+      // A client that saw the end closes its side too, as most do: the server's linger
+      // wait ends with our FIN.
+      if (!c.halfClosed) {
+        c.halfClosed = true;
+        c.pending = [];
+        c.rx.inflight.push({ at: this.arrival(c.rx), bytes: [], fin: true });
+        text += ' and closes: FIN sent';
+      }
+      return this.record({ kind: 'ceof', cid: c.cid, text });
+    }
+    const n = Math.min(c.readSize, c.tx.buf.length);
+    const bytes = c.tx.buf.splice(0, n);
+    c.got.push(...bytes);
+    // Room appeared in the server's send buffer: the next loop turn sees it writable.
+    return this.record({ kind: 'cread', cid: c.cid, n, text: `${c.name} reads ${n} B: ${printable(bytes)}` });
+  }
+
+  // ---- the recorded log ------------------------------------------------------------------
+
+  log(c, kind, text, n, event) {
+    (this.pendingNotes ??= []).push({ cid: c.cid, kind, text, n, event });
+  }
+
+  record(tick) {
+    const notes = this.pendingNotes ?? [];
+    this.pendingNotes = [];
+    const full = { no: this.tickNo++, t: this.now, ...tick, notes, state: this.view() };
+    this.ticks.push(full);
+    if (this.ticks.length > MAX_TICKS) this.ticks.shift();
+    return full;
+  }
+
+  /** Everything the views show, as plain data: a tick renders from this alone. */
+  view() {
+    return {
+      t: this.now,
+      counters: this.engine.counters(),
+      conns: this.conns.map((c) => ({
+        cid: c.cid,
+        name: c.name,
+        refused: c.refused,
+        reading: c.reading,
+        halfClosed: c.halfClosed,
+        aborted: c.aborted,
+        wrote: c.wrote.slice(),
+        pending: c.pending.slice(),
+        rx: c.rx.view(),
+        reads: c.reads.map((r) => ({ ...r, bytes: r.bytes.slice() })),
+        core: c.snapshot ? plainSnapshot(c.snapshot) : null,
+        frames: c.frames.map((f) => ({ ...f, bytes: f.bytes.slice() })),
+        tx: c.tx.view(),
+        got: c.got.slice(),
+        interest: this.interest(c),
+        blocked: c.blocked,
+        released: c.released,
+        deadline: c.deadline,
+        eof: c.clientEof,
+        reset: c.clientReset,
+      })),
+    };
+  }
+
+  /**
+   * The interest a selector would hold for this connection, derived from the core after
+   * the drain (never hand-kept): READABLE while it takes input, WRITABLE while output waits.
+   */
+  interest(c) {
+    if (c.id === null || c.released) return { readable: false, writable: false };
+    return { readable: this.engine.capacity(c.id) > 0, writable: this.engine.wantsWrite(c.id) };
+  }
+}
+
+function trim(list) {
+  if (list.length > KEEP_RECENT) list.splice(0, list.length - KEEP_RECENT);
+}
+
+/** The last `k` frames of a snapshot's output queue, by its frame ends. */
+export function lastFrames(snap, k) {
+  const out = Array.from(snap.output);
+  const ends = Array.from(snap.frame_ends);
+  const frames = [];
+  for (let i = ends.length - 1; i >= 0 && frames.length < k; i--) {
+    const start = i > 0 ? ends[i - 1] : 0;
+    frames.unshift(out.slice(start, ends[i]));
+  }
+  return frames;
+}
+
+function plainSnapshot(s) {
+  return {
+    ...s,
+    input: Array.from(s.input),
+    output: Array.from(s.output),
+    collected: Array.from(s.collected),
+    frame_ends: Array.from(s.frame_ends),
+    counters: { ...s.counters },
+    deadlines: { ...s.deadlines },
+  };
+}
+
+/** Bytes as a short quoted string with escapes, for the log. */
+export function printable(bytes, max = 24) {
+  let s = '';
+  for (const b of bytes.slice(0, max)) {
+    if (b === 10) s += '\\n';
+    else if (b === 13) s += '\\r';
+    else if (b >= 32 && b < 127) s += String.fromCharCode(b);
+    else s += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return `"${s}${bytes.length > max ? '…' : ''}"`;
+}

@@ -1,0 +1,166 @@
+// The socket shim under node, no browser: it drives the real reverb-core, loaded from
+// web/pkg/ (run `cargo xtask web` first), on a virtual clock with a seeded RNG.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { loadEngine } from '../js/engine.js';
+import { Simulation, lastFrames, printable, toBytes } from '../js/shim.js';
+import { PRESETS, presetByKey } from '../js/presets.js';
+import { mulberry32 } from '../js/rng.js';
+import { decode, encode } from '../js/url.js';
+
+const wasm = readFileSync(fileURLToPath(new URL('../pkg/reverb_wasm_bg.wasm', import.meta.url)));
+const { createEngine, defaults } = await loadEngine(wasm);
+const text = (bytes) => new TextDecoder().decode(Uint8Array.from(bytes));
+/** Far more steps than any preset needs: running out means a livelock. */
+const BOUND = 5000;
+
+function simOf(preset, seed = 1) {
+  const p = presetByKey(preset);
+  return new Simulation({ createEngine, config: p.config, sim: p.sim, seed, clients: p.clients });
+}
+
+function runToEnd(sim) {
+  const steps = sim.run(BOUND);
+  assert.ok(steps < BOUND, 'the simulation settles within the bound');
+  assert.ok(sim.idle());
+  return sim;
+}
+
+test('the engine reports the core defaults and refuses unknown config fields', () => {
+  assert.equal(defaults.framing, 'line');
+  assert.equal(defaults.quit_word, 'quit');
+  assert.equal(defaults.fault_word, null);
+  assert.throws(() => createEngine({ framming: 'raw' }), /unknown config field "framming"/);
+  assert.throws(() => createEngine({ high_watermark: 8, low_watermark: 8 }), /low watermark/);
+});
+
+for (const preset of PRESETS) {
+  test(`preset "${preset.key}" shows what it teaches`, () => {
+    const sim = runToEnd(simOf(preset.key));
+    for (const e of preset.expect) {
+      const c = sim.conns[e.client];
+      assert.equal(text(c.got), e.got, `${c.name} read its echo`);
+      if (e.reads !== undefined) assert.equal(c.snapshot.counters.reads, e.reads, `${c.name}: reads`);
+      if (e.eof) assert.ok(c.clientEof, `${c.name} saw end-of-stream`);
+      if (e.reset) assert.ok(c.clientReset, `${c.name} saw a reset`);
+      if (e.reason) assert.equal(c.released?.reason, e.reason);
+      if (e.paused) {
+        const paused = sim.ticks.some((t) => t.state.conns[e.client]?.core?.reading_paused);
+        assert.ok(paused, `${c.name} was paused by backpressure`);
+      }
+    }
+  });
+}
+
+test('a frame split across reads sits in the core as a partial line until its newline', () => {
+  const sim = simOf('split');
+  const partials = [];
+  sim.run(BOUND, () => {
+    const core = sim.conns[0].snapshot;
+    if (core) partials.push(text(core.input.slice(core.input.length - core.partial_len)));
+    return false;
+  });
+  assert.deepEqual(
+    sim.ticks.filter((t) => t.kind === 'read').map((t) => t.state.conns[0].reads.at(-1)).map((r) => [text(r.bytes), r.n, r.of]),
+    [['he', 2, 2], ['ll', 2, 2], ['o\n', 2, 2]],
+    'each read is labelled n of the read size',
+  );
+  assert.ok(partials.includes('he') && partials.includes('hell'), `partials seen: ${partials}`);
+  assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['> hello\n']);
+});
+
+test('three frames in one read are echoed as three frames', () => {
+  const sim = runToEnd(simOf('three-in-one'));
+  const echoed = sim.ticks.flatMap((t) => t.notes).find((n) => n.event === 'echoed');
+  assert.match(echoed.text, /echoed 3 frames/);
+  assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['[one]\n', '[two]\n', '[three]\n']);
+});
+
+test('backpressure: a full send buffer makes writes short, the core pauses reading, then resumes', () => {
+  const sim = simOf('backpressure');
+  runToEnd(sim);
+  const notes = sim.ticks.flatMap((t) => t.notes.map((n) => ({ ...n, t: t.t }))).filter((n) => n.cid === 1);
+  const short = notes.find((n) => n.kind === 'write' && /short/.test(n.text));
+  const paused = notes.find((n) => n.event === 'read_paused');
+  const resumed = notes.find((n) => n.event === 'read_resumed');
+  assert.ok(short && paused && resumed, 'short write, pause and resume all happen');
+  assert.ok(paused.t < 1500 && resumed.t >= 1500, 'paused while B does not read, resumed once it does');
+  // While paused, the interest badge says so: not READABLE, WRITABLE (output waits).
+  const during = sim.ticks.find((t) => t.state.conns[1]?.core?.reading_paused).state.conns[1];
+  assert.deepEqual(during.interest, { readable: false, writable: true });
+  // Client A was never paused.
+  assert.ok(sim.ticks.every((t) => !t.state.conns[0].core?.reading_paused));
+  // Nothing exceeded its capacity.
+  for (const t of sim.ticks) {
+    for (const c of t.state.conns) {
+      assert.ok(c.rx.buf.length + c.rx.inflight <= c.rx.cap);
+      assert.ok(c.tx.buf.length + c.tx.inflight <= c.tx.cap);
+    }
+  }
+});
+
+test('the same seed replays the same run; another seed changes the timing, not the bytes', () => {
+  const log = (sim) => sim.ticks.map((t) => `${t.t} ${t.cid} ${t.text}`).join('\n');
+  const a = runToEnd(simOf('fault', 7));
+  const b = runToEnd(simOf('fault', 7));
+  assert.equal(log(a), log(b));
+  const c = runToEnd(simOf('fault', 8));
+  assert.notEqual(log(a), log(c));
+  assert.deepEqual(c.conns.map((x) => text(x.got)), a.conns.map((x) => text(x.got)));
+});
+
+test('a line typed into a client comes back, and the quit word closes only that client', () => {
+  const sim = new Simulation({ createEngine, config: {}, sim: { read_size: 2 }, clients: [{}, {}] });
+  sim.send(0, 'typed by hand\n');
+  sim.send(1, 'quit\n');
+  runToEnd(sim);
+  assert.equal(text(sim.conns[0].got), 'typed by hand\n');
+  assert.equal(sim.conns[0].released, null);
+  assert.equal(sim.conns[1].released.reason, 'quit word');
+  assert.ok(sim.conns[1].clientEof);
+});
+
+test('an aborted client becomes a reset in the core, and the others carry on', () => {
+  const sim = new Simulation({ createEngine, config: {}, clients: [{}, {}] });
+  sim.send(0, 'abc');
+  sim.abort(0);
+  sim.send(1, 'ok\n');
+  runToEnd(sim);
+  assert.equal(sim.conns[0].released.reason, 'reset');
+  assert.equal(sim.engine.counters().resets, 1);
+  assert.equal(text(sim.conns[1].got), 'ok\n');
+});
+
+test('the connection limit refuses a client without disturbing the first', () => {
+  const sim = new Simulation({ createEngine, config: { max_connections: 1 }, clients: [{}, {}] });
+  assert.match(sim.conns[1].refused, /connection limit/);
+  sim.send(0, 'x\n');
+  runToEnd(sim);
+  assert.equal(text(sim.conns[0].got), 'x\n');
+});
+
+test('raw framing echoes each read as one chunk, prefix and all', () => {
+  const sim = new Simulation({ createEngine, config: { framing: 'raw', prefix: '<', suffix: '>' }, sim: { read_size: 3 }, clients: [{}] });
+  sim.send(0, 'abcdefg');
+  runToEnd(sim);
+  assert.equal(text(sim.conns[0].got), '<abc><def><g>');
+});
+
+test('helpers: frames from frame ends, printable bytes, the seeded RNG, the URL', () => {
+  assert.deepEqual(lastFrames({ output: toBytes('ab\ncd\nef'), frame_ends: [3, 6] }, 2).map(text), ['ab\n', 'cd\n']);
+  assert.equal(printable(toBytes('a\r\n\x01')), '"a\\r\\n\\x01"');
+  const r1 = mulberry32(42);
+  const r2 = mulberry32(42);
+  const xs = Array.from({ length: 5 }, r1);
+  assert.deepEqual(xs, Array.from({ length: 5 }, r2));
+  assert.ok(xs.every((x) => x >= 0 && x < 1));
+  const scenario = { preset: 'split', seed: 9, config: { prefix: '> ', frame_timeout: 500, fault_word: null }, sim: { read_size: 3 } };
+  const q = encode(scenario);
+  assert.equal(q, '?preset=split&seed=9&fault_word=off&frame_timeout=500&read_size=3');
+  assert.deepEqual(decode(q), { preset: 'split', seed: 9, config: { fault_word: null, frame_timeout: 500 }, sim: { read_size: 3 } });
+  assert.equal(decode('?preset=nope').preset, PRESETS[0].key);
+});
