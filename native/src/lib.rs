@@ -1,1 +1,20 @@
-//! The `reverb` binary's library: the mio shell around reverb-core.
+//! # reverb: the echo server binary's library
+//!
+//! The `mio` shell around [`reverb_core`]: sockets, readiness, threads, signals, the
+//! command line and logs. Nothing here decides what to echo; every echo rule, limit and
+//! timer is the core's.
+//!
+//! - [`server`]: `reverb serve`, one event loop per thread over `SO_REUSEPORT` sockets.
+//! - [`client`]: `reverb client`, the line client that never loses an echo.
+//! - [`net`], [`clock`]: socket and time helpers any mio driver of the core can reuse
+//!   (binding shared listeners, reading and writing until `WouldBlock`, sorting accept
+//!   errors, deadlines to poll timeouts).
+//! - [`cli`], [`units`], [`logging`]: the command line and its parsers, and log setup.
+
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod logging;
+pub mod net;
+pub mod server;
+pub mod units;

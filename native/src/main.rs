@@ -1,4 +1,66 @@
-fn main() {
-    eprintln!("reverb: the server is not built yet");
-    std::process::exit(2);
+//! `reverb`: parse the command line, run the subcommand, turn failures into one line on
+//! stderr and an exit code (2: usage or configuration; 1: anything else).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use reverb::cli::{Cli, Command, ServeArgs};
+use reverb::server::Server;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    reverb::logging::init(cli.verbosity(), cli.log_format);
+    match &cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Client(args) => match reverb::client::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(1, &e),
+        },
+    }
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    let options = match args.options() {
+        Ok(options) => options,
+        Err(e) => return fail(2, &e),
+    };
+    let server = match Server::bind(options) {
+        Ok(server) => server,
+        Err(e) => return fail(1, &e),
+    };
+    let result = server.run(|server| {
+        let options = server.options();
+        let threads = match options.threads {
+            1 => "1 thread".to_owned(),
+            n => format!("{n} threads"),
+        };
+        let mode = options.config.framing;
+        let mut out = std::io::stdout().lock();
+        for addr in server.tcp_addrs() {
+            let _ = writeln!(
+                out,
+                "reverb: listening on tcp://{addr} ({mode} mode, {threads})"
+            );
+        }
+        for addr in server.udp_addrs() {
+            let _ = writeln!(
+                out,
+                "reverb: listening on udp://{addr} ({mode} mode, {threads})"
+            );
+        }
+        let _ = out.flush();
+    });
+    match result {
+        Ok(summary) => {
+            println!("reverb: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(1, &e),
+    }
+}
+
+fn fail(code: u8, error: &dyn std::error::Error) -> ExitCode {
+    eprintln!("reverb: error: {error}");
+    ExitCode::from(code)
 }

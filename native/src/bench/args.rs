@@ -1,0 +1,95 @@
+//! `reverb bench`'s command line.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::BenchOptions;
+use crate::units::{parse_duration, parse_size};
+
+/// `reverb bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Echo server to load, HOST:PORT (any echo server, not only reverb)
+    pub addr: String,
+    /// Connections to open [default: 50]
+    #[arg(short = 'c', long, default_value_t = 50)]
+    pub connections: usize,
+    /// Bytes per message, e.g. 64, 1KiB, 16KiB [default: 64]
+    #[arg(short = 's', long, value_parser = parse_size, default_value = "64")]
+    pub size: usize,
+    /// How long to measure, e.g. 10s [default: 10s, unless --requests]
+    #[arg(short = 'd', long, value_parser = parse_duration, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+    /// Measure this many echoed messages instead of a duration
+    #[arg(short = 'n', long)]
+    pub requests: Option<u64>,
+    /// Load before measuring starts [default: 1s]
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub warmup: Duration,
+    /// Messages in flight per connection [default: 1]
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    /// Threads, each with its own event loop [default: 1]
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// End each message with \n and no other newline (for line-mode servers) [default: off]
+    #[arg(long)]
+    pub line: bool,
+    /// Open loop: send R messages/s in total, latency from intended send time [default: closed loop]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Give up on a connect or an owed echo after this long [default: 5s]
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub timeout: Duration,
+    /// Print the report as one JSON object [default: text]
+    #[arg(long)]
+    pub json: bool,
+    /// Hold N connections open (one echo each) instead of loading them (C10K tests)
+    #[arg(long, value_name = "N", requires = "hold")]
+    pub idle: Option<usize>,
+    /// With --idle: how long to hold the connections, e.g. 30s
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "idle")]
+    pub hold: Option<Duration>,
+}
+
+impl BenchArgs {
+    /// Checks the arguments and resolves the address.
+    pub fn options(&self) -> Result<BenchOptions, String> {
+        let addr: SocketAddr = self
+            .addr
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {:?}: {e}", self.addr))?
+            .next()
+            .ok_or_else(|| format!("{:?} resolves to no address", self.addr))?;
+        if self.size == 0 || (self.line && self.size < 2) {
+            return Err("--size must be at least 1 (2 with --line)".to_owned());
+        }
+        if self.connections == 0 || self.pipeline == 0 || self.threads == 0 {
+            return Err("--connections, --pipeline and --threads must be at least 1".to_owned());
+        }
+        if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return Err("--rate must be a positive number of messages per second".to_owned());
+        }
+        let duration = match (self.duration, self.requests) {
+            (None, None) => Some(Duration::from_secs(10)),
+            (d, _) => d,
+        };
+        Ok(BenchOptions {
+            addr,
+            connections: self.connections,
+            size: self.size,
+            duration,
+            requests: self.requests,
+            warmup: self.warmup,
+            pipeline: self.pipeline,
+            threads: self.threads,
+            line: self.line,
+            rate: self.rate,
+            timeout: self.timeout,
+            idle: self.idle.zip(self.hold),
+            progress: !self.json,
+        })
+    }
+}

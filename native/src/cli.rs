@@ -1,0 +1,300 @@
+//! The command line: `reverb serve` and `reverb client`, parsed with clap's derive API.
+//! Every flag's help is one line that ends with its default.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reverb_core::{Config, ConfigError, Framing, ValidConfig};
+
+use crate::logging::{LogFormat, Verbosity};
+use crate::server::ServerOptions;
+use crate::units::{
+    parse_bytes, parse_duration, parse_optional_duration, parse_size, Bytes, MaybeDuration,
+};
+
+/// The most connections one process may hold. Keeps every connection's slot index far
+/// below the tokens reserved for listeners (see `server::worker`), and is more
+/// descriptors than any system hands one process.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 24;
+
+/// A TCP/UDP echo server, and a client for it.
+#[derive(Debug, Parser)]
+#[command(name = "reverb", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output: -v debug, -vv trace (RUST_LOG overrides) [default: info]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less log output: -q warnings only, -qq errors only
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Log line format on stderr
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+impl Cli {
+    /// The log verbosity the flags ask for.
+    pub fn verbosity(&self) -> Verbosity {
+        Verbosity::from_flags(self.verbose, self.quiet)
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve echo over TCP (and UDP with --udp) until SIGINT or SIGTERM
+    Serve(Box<ServeArgs>),
+    /// Send each line of stdin to a server and print what comes back
+    Client(ClientArgs),
+}
+
+/// How input is cut into frames (the core's [`Framing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Echo every byte as it arrives (RFC 862)
+    Raw,
+    /// Echo each line, prefix and suffix around it
+    Line,
+    /// Hold every line until the quit word, then echo all of it and close
+    Collect,
+}
+
+impl From<Mode> for Framing {
+    fn from(mode: Mode) -> Framing {
+        match mode {
+            Mode::Raw => Framing::Raw,
+            Mode::Line => Framing::Line,
+            Mode::Collect => Framing::Collect,
+        }
+    }
+}
+
+/// `reverb serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TCP address to listen on; repeat for several (port 0 picks a free port)
+    #[arg(
+        short,
+        long = "listen",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:7007"
+    )]
+    pub listen: Vec<SocketAddr>,
+    /// UDP address to echo datagrams on; repeat for several [default: none]
+    #[arg(long, value_name = "ADDR")]
+    pub udp: Vec<SocketAddr>,
+    /// Framing: raw echoes bytes, line echoes lines, collect echoes all at the quit word
+    #[arg(long, value_enum, default_value_t = Mode::Line)]
+    pub mode: Mode,
+    /// Bytes before every echoed frame; escapes \n \r \t \0 \\ \xHH [default: none]
+    #[arg(long, value_name = "TEXT", value_parser = parse_bytes)]
+    pub prefix: Option<Bytes>,
+    /// Bytes after every echoed frame, before its line break [default: none]
+    #[arg(long, value_name = "TEXT", value_parser = parse_bytes)]
+    pub suffix: Option<Bytes>,
+    /// A line equal to this closes the connection (line and collect modes)
+    #[arg(long, value_name = "WORD", default_value = "quit", value_parser = parse_bytes)]
+    pub quit_word: Bytes,
+    /// Turn the quit word off (not with --mode collect)
+    #[arg(long, conflicts_with = "quit_word")]
+    pub no_quit_word: bool,
+    /// A line equal to this fails its connection, like a crashing handler [default: off]
+    #[arg(long, value_name = "WORD", value_parser = parse_bytes)]
+    pub fault_word: Option<Bytes>,
+    /// Close after the first echoed frame (same as --max-frames 1)
+    #[arg(long, conflicts_with = "max_frames")]
+    pub once: bool,
+    /// Close after this many echoed frames [default: no limit]
+    #[arg(long, value_name = "N")]
+    pub max_frames: Option<u64>,
+    /// Longest line; a longer one gets an error line and a close
+    #[arg(long, value_name = "SIZE", default_value = "16KiB", value_parser = parse_size)]
+    pub max_line: usize,
+    /// Most bytes collect mode holds before answering with an error
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_collect: usize,
+    /// Close a connection with no traffic for this long [default: off]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Close a connection whose started line does not end within this [default: off]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub frame_timeout: Option<Duration>,
+    /// Abort a connection that reads none of its pending echo for this long [default: off]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub write_stall_timeout: Option<Duration>,
+    /// After our FIN, wait this long for the client's close ("off": close at once)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_optional_duration)]
+    pub linger: MaybeDuration,
+    /// Connections open at once (all threads); more are closed at once and counted
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Pending echo at which a connection stops reading
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    pub high_watermark: usize,
+    /// Pending echo below which a paused connection reads again
+    #[arg(long, value_name = "SIZE", default_value = "16KiB", value_parser = parse_size)]
+    pub low_watermark: usize,
+    /// Largest UDP reply (prefix + datagram + suffix); larger ones are dropped
+    #[arg(long, value_name = "SIZE", default_value = "65507", value_parser = parse_size)]
+    pub max_datagram: usize,
+    /// Bytes per read; 2 shows fragmentation as the tutorials' recv(2) does
+    #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
+    pub read_size: usize,
+    /// Event loop threads, each with its own listener [default: available cores]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// On SIGINT/SIGTERM, how long connections may take to flush and close
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// A command line that cannot run, found before anything is bound.
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    /// The core rejected the echo configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A driver setting is out of range.
+    #[error("{0}")]
+    Driver(String),
+}
+
+impl ServeArgs {
+    /// The core's config these flags describe, checked.
+    pub fn config(&self) -> Result<ValidConfig, ConfigError> {
+        let bytes = |b: &Option<Bytes>| b.as_ref().map(|b| b.0.clone());
+        let quit_word = (!self.no_quit_word).then(|| self.quit_word.0.clone());
+        Config {
+            framing: self.mode.into(),
+            prefix: bytes(&self.prefix).unwrap_or_default(),
+            suffix: bytes(&self.suffix).unwrap_or_default(),
+            quit_word,
+            fault_word: bytes(&self.fault_word),
+            max_frames: if self.once { Some(1) } else { self.max_frames },
+            max_line: self.max_line,
+            high_watermark: self.high_watermark,
+            low_watermark: self.low_watermark,
+            max_collect: self.max_collect,
+            idle_timeout: self.idle_timeout,
+            frame_timeout: self.frame_timeout,
+            write_stall_timeout: self.write_stall_timeout,
+            linger: self.linger.0,
+            shutdown_timeout: self.shutdown_timeout,
+            max_connections: self.max_connections,
+            max_datagram: self.max_datagram,
+            record_frames: false,
+        }
+        .validate()
+    }
+
+    /// Everything the server needs, checked: the core's config and the driver's own
+    /// settings.
+    pub fn options(&self) -> Result<ServerOptions, UsageError> {
+        let config = self.config()?;
+        let threads = self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        if threads == 0 {
+            return Err(UsageError::Driver("threads must be at least 1".into()));
+        }
+        if self.read_size == 0 {
+            return Err(UsageError::Driver("read size must be at least 1".into()));
+        }
+        if self.max_connections > MAX_CONNECTIONS_LIMIT {
+            return Err(UsageError::Driver(format!(
+                "max connections is {}; at most {MAX_CONNECTIONS_LIMIT} are supported",
+                self.max_connections
+            )));
+        }
+        Ok(ServerOptions {
+            listen: self.listen.clone(),
+            udp: self.udp.clone(),
+            threads,
+            read_size: self.read_size,
+            config,
+        })
+    }
+}
+
+/// `reverb client`.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Server address, e.g. 127.0.0.1:7007
+    #[arg(value_name = "ADDR")]
+    pub addr: String,
+    /// Give up connecting after this long
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let argv = ["reverb", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(serve) => *serve,
+            Command::Client(_) => panic!("expected serve"),
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_core() {
+        let config = serve(&[]).config().unwrap();
+        assert_eq!(*config, *ValidConfig::default());
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let args = serve(&[
+            "--mode",
+            "raw",
+            "--prefix",
+            r"> ",
+            "--suffix",
+            r"\r\n",
+            "--once",
+            "--idle-timeout",
+            "200ms",
+            "--linger",
+            "off",
+            "--high-watermark",
+            "8KiB",
+            "--low-watermark",
+            "1KiB",
+        ]);
+        let config = args.config().unwrap();
+        assert_eq!(config.framing, Framing::Raw);
+        assert_eq!(config.prefix, b"> ");
+        assert_eq!(config.suffix, b"\r\n");
+        assert_eq!(config.max_frames, Some(1));
+        assert_eq!(config.idle_timeout, Some(Duration::from_millis(200)));
+        assert_eq!(config.linger, None);
+        assert_eq!(config.high_watermark, 8192);
+    }
+
+    #[test]
+    fn bad_combinations_are_refused() {
+        let inverted = serve(&["--low-watermark", "64KiB", "--high-watermark", "16KiB"]);
+        assert!(matches!(
+            inverted.config(),
+            Err(ConfigError::Watermarks { .. })
+        ));
+        let collect = serve(&["--mode", "collect", "--no-quit-word"]);
+        assert_eq!(collect.config(), Err(ConfigError::CollectNeedsQuitWord));
+        assert!(serve(&["--threads", "0"]).options().is_err());
+        let argv = ["reverb", "serve", "--once", "--max-frames", "3"];
+        assert!(Cli::try_parse_from(argv).is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! `reverb serve`: bind every socket up front (so a bad address fails before anything
+//! runs), then one mio event loop per thread, each with its own `SO_REUSEPORT` listeners,
+//! UDP sockets and core [`Registry`](reverb_core::Registry). The main thread only waits
+//! for signals and for the workers to finish.
+//!
+//! Threads share nothing on the hot path: a connection lives and dies on the thread that
+//! accepted it. The only shared state is [`Control`]: a stop flag and the process-wide
+//! connection count behind `--max-connections`, touched once per accept and release.
+
+mod signals;
+mod tcp;
+mod udp;
+mod worker;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::Arc;
+use std::thread;
+
+use reverb_core::ValidConfig;
+use socket2::Type;
+
+use crate::net::{self, Sharing};
+
+pub use worker::WorkerStats;
+
+/// What `reverb serve` runs with, after the command line was checked.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// TCP addresses to listen on.
+    pub listen: Vec<SocketAddr>,
+    /// UDP addresses to echo on.
+    pub udp: Vec<SocketAddr>,
+    /// Event loop threads.
+    pub threads: usize,
+    /// Most bytes per read.
+    pub read_size: usize,
+    /// The echo semantics and limits.
+    pub config: ValidConfig,
+}
+
+/// An address that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {scheme}://{addr}: {}", explain(.source))]
+pub struct BindError {
+    /// `tcp` or `udp`.
+    pub scheme: &'static str,
+    /// The address asked for.
+    pub addr: SocketAddr,
+    /// What the system said.
+    #[source]
+    pub source: io::Error,
+}
+
+fn explain(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::AddrInUse => "address already in use".into(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".into()
+        }
+        io::ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
+        _ => error.to_string(),
+    }
+}
+
+/// State every worker and the main thread share: written rarely, never per byte.
+#[derive(Debug)]
+pub(crate) struct Control {
+    /// Set on the first SIGINT/SIGTERM (or when a worker fails): stop accepting, drain.
+    pub(crate) stopping: AtomicBool,
+    /// Connections open across all workers, for `--max-connections`.
+    pub(crate) live: AtomicUsize,
+    /// Workers that have returned.
+    pub(crate) finished: AtomicUsize,
+}
+
+/// The sockets one worker owns.
+#[derive(Debug)]
+pub(crate) struct WorkerSockets {
+    pub(crate) listeners: Vec<mio::net::TcpListener>,
+    pub(crate) udp: Vec<mio::net::UdpSocket>,
+}
+
+/// A server with every socket bound, not yet running.
+#[derive(Debug)]
+pub struct Server {
+    options: ServerOptions,
+    sockets: Vec<WorkerSockets>,
+    tcp_addrs: Vec<SocketAddr>,
+    udp_addrs: Vec<SocketAddr>,
+}
+
+impl Server {
+    /// Binds every address once per thread. With port 0 the first socket's real port is
+    /// used for the others, so all threads share one port.
+    pub fn bind(options: ServerOptions) -> Result<Server, BindError> {
+        let threads = options.threads.max(1);
+        let sharing = if threads > 1 {
+            Sharing::Shared
+        } else {
+            Sharing::Exclusive
+        };
+        let mut sockets: Vec<WorkerSockets> = (0..threads)
+            .map(|_| WorkerSockets {
+                listeners: Vec::new(),
+                udp: Vec::new(),
+            })
+            .collect();
+        let mut tcp_addrs = Vec::new();
+        for &addr in &options.listen {
+            let fail = |source| BindError {
+                scheme: "tcp",
+                addr,
+                source,
+            };
+            if sharing == Sharing::Shared {
+                net::check_free(addr, Type::STREAM).map_err(fail)?;
+            }
+            let mut real = addr;
+            for worker in &mut sockets {
+                let listener = net::tcp_listener(real, sharing).map_err(fail)?;
+                real = listener.local_addr().map_err(fail)?;
+                worker.listeners.push(listener);
+            }
+            tcp_addrs.push(real);
+        }
+        let mut udp_addrs = Vec::new();
+        for &addr in &options.udp {
+            let fail = |source| BindError {
+                scheme: "udp",
+                addr,
+                source,
+            };
+            if sharing == Sharing::Shared {
+                net::check_free(addr, Type::DGRAM).map_err(fail)?;
+            }
+            let mut real = addr;
+            for worker in &mut sockets {
+                let socket = net::udp_socket(real, sharing).map_err(fail)?;
+                real = socket.local_addr().map_err(fail)?;
+                worker.udp.push(socket);
+            }
+            udp_addrs.push(real);
+        }
+        Ok(Server {
+            options,
+            sockets,
+            tcp_addrs,
+            udp_addrs,
+        })
+    }
+
+    /// The TCP addresses listened on, with real ports.
+    pub fn tcp_addrs(&self) -> &[SocketAddr] {
+        &self.tcp_addrs
+    }
+
+    /// The UDP addresses echoed on, with real ports.
+    pub fn udp_addrs(&self) -> &[SocketAddr] {
+        &self.udp_addrs
+    }
+
+    /// The options the server runs with.
+    pub fn options(&self) -> &ServerOptions {
+        &self.options
+    }
+
+    /// Runs until SIGINT or SIGTERM and a drain, then returns what was served. A second
+    /// signal during the drain exits the process at once. `started` is called once every
+    /// worker runs and signals are handled (the binary prints its "listening" lines there).
+    pub fn run(self, started: impl FnOnce(&Server)) -> io::Result<Summary> {
+        let control = Arc::new(Control {
+            stopping: AtomicBool::new(false),
+            live: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+        });
+        let mut watch = signals::SignalWatch::new()?;
+        let mut workers = Vec::new();
+        let mut wakers = Vec::new();
+        let mut handles = Vec::new();
+        let Server {
+            options,
+            sockets,
+            tcp_addrs,
+            udp_addrs,
+        } = self;
+        for (index, own) in sockets.into_iter().enumerate() {
+            let worker = worker::Worker::new(index, own, &options, Arc::clone(&control))?;
+            wakers.push(worker.waker());
+            workers.push(worker);
+        }
+        for worker in workers {
+            let control = Arc::clone(&control);
+            let main_waker = watch.waker();
+            let handle = thread::Builder::new()
+                .name(format!("reverb-worker-{}", worker.index()))
+                .spawn(move || {
+                    // Tell the main thread whichever way the worker ends, panics included.
+                    let _notify = worker::ExitNotice::new(control, main_waker);
+                    worker.run()
+                })?;
+            handles.push(handle);
+        }
+        let server = Server {
+            options,
+            sockets: Vec::new(),
+            tcp_addrs,
+            udp_addrs,
+        };
+        started(&server);
+        watch.wait(&control, &wakers, handles.len())?;
+        let mut summary = Summary::default();
+        for handle in handles {
+            match handle.join() {
+                Ok(Ok(stats)) => summary.add(&stats),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(io::Error::other("an event loop thread panicked")),
+            }
+        }
+        summary.signal = watch.signal_name();
+        Ok(summary)
+    }
+}
+
+/// What a server did, over all its threads.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    /// Worker statistics, summed.
+    pub stats: WorkerStats,
+    /// The signal that stopped the server, if one did.
+    pub signal: Option<&'static str>,
+}
+
+impl Summary {
+    fn add(&mut self, stats: &WorkerStats) {
+        self.stats += *stats;
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.stats;
+        write!(
+            f,
+            "stopped{}: {} connections ({} graceful, {} faults, {} peer errors, {} timed out, \
+             {} reset), {} refused, {} bytes in, {} bytes out, {} datagrams echoed, {} dropped",
+            self.signal.map(|s| format!(" by {s}")).unwrap_or_default(),
+            s.closed,
+            s.graceful,
+            s.faults,
+            s.peer_errors,
+            s.timeouts,
+            s.resets,
+            s.refused,
+            s.bytes_in,
+            s.bytes_out,
+            s.datagrams_echoed,
+            s.datagrams_dropped,
+        )
+    }
+}

@@ -1,0 +1,121 @@
+//! The main thread's loop: SIGINT and SIGTERM through `signal-hook-mio`, and the workers'
+//! exit notices through a mio `Waker`. The first signal asks every worker to drain; a
+//! second one exits the process at once.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use mio::{Events, Interest, Poll, Token, Waker};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use super::Control;
+
+const SIGNALS: Token = Token(0);
+const WORKER_EXIT: Token = Token(1);
+
+/// Watches for signals and for workers finishing.
+pub(crate) struct SignalWatch {
+    poll: Poll,
+    signals: Signals,
+    waker: Arc<Waker>,
+    first: Option<i32>,
+}
+
+impl SignalWatch {
+    /// Installs the handlers. From here on SIGINT and SIGTERM no longer kill the process:
+    /// they are events.
+    pub(crate) fn new() -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WORKER_EXIT)?);
+        Ok(SignalWatch {
+            poll,
+            signals,
+            waker,
+            first: None,
+        })
+    }
+
+    /// What a worker wakes when it ends.
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// The name of the signal that stopped the server, if one did.
+    pub(crate) fn signal_name(&self) -> Option<&'static str> {
+        self.first.map(name)
+    }
+
+    /// Returns once all `workers` have finished. On the first signal (or when a worker
+    /// ends on its own, which only a failure does) every worker is told to stop.
+    pub(crate) fn wait(
+        &mut self,
+        control: &Control,
+        wakers: &[Arc<Waker>],
+        workers: usize,
+    ) -> io::Result<()> {
+        let mut events = Events::with_capacity(8);
+        loop {
+            if control.finished.load(Ordering::Acquire) >= workers {
+                return Ok(());
+            }
+            match self.poll.poll(&mut events, None) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            for event in &events {
+                match event.token() {
+                    SIGNALS => {
+                        for signal in self.signals.pending() {
+                            self.on_signal(signal, control, wakers);
+                        }
+                    }
+                    WORKER_EXIT if control.finished.load(Ordering::Acquire) > 0 => {
+                        // A worker that ends before a stop was asked for has failed: stop
+                        // the others too, so the process reports it instead of limping on.
+                        stop_all(control, wakers);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn on_signal(&mut self, signal: i32, control: &Control, wakers: &[Arc<Waker>]) {
+        if self.first.is_some() {
+            // The user insists: no drain, no summary.
+            eprintln!("reverb: second signal ({}), exiting now", name(signal));
+            std::process::exit(128 + signal);
+        }
+        self.first = Some(signal);
+        tracing::info!(
+            signal = name(signal),
+            "shutting down: no new connections, draining open ones (signal again to exit now)"
+        );
+        stop_all(control, wakers);
+    }
+}
+
+fn stop_all(control: &Control, wakers: &[Arc<Waker>]) {
+    if control.stopping.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    for waker in wakers {
+        if let Err(e) = waker.wake() {
+            tracing::error!(error = %e, "cannot wake an event loop");
+        }
+    }
+}
+
+fn name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}

@@ -1,0 +1,427 @@
+//! The TCP connections of one event loop: sockets beside a core [`Registry`], driven by
+//! the run-loop contract of `reverb-core`.
+//!
+//! Per connection this module only moves bytes and time: it reads at most
+//! `receive_capacity()`, drains `poll_output` after every input, writes the borrowed
+//! slices, and derives the registered interest from the core after every drain. What is
+//! echoed, when to close and why are the core's decisions.
+
+use std::collections::VecDeque;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+use reverb_core::{
+    CloseReason, ConnId, Counters, Event, Input, Instant, Output, PeerError, Registry,
+    RegistryError, ValidConfig,
+};
+
+use super::Control;
+use crate::net::{read_once, write_until_blocked, ReadOutcome};
+
+/// Reads per readiness event before the connection goes to the back of the queue: with
+/// 64 KiB reads, one firehose client moves 1 MiB per turn and then lets the others go.
+const READ_BUDGET: usize = 16;
+
+/// The selector token of a connection: its id's bits. Slot indices stay below
+/// [`MAX_CONNECTIONS_LIMIT`](crate::cli::MAX_CONNECTIONS_LIMIT), far from the reserved
+/// tokens of listeners and wakers.
+pub(crate) fn token(id: ConnId) -> Token {
+    Token(id.to_bits() as usize)
+}
+
+const _: () = assert!(
+    usize::BITS >= 64,
+    "a connection token holds a 64-bit ConnId"
+);
+
+/// One open connection's socket and what the driver keeps about it.
+#[derive(Debug)]
+struct Conn {
+    id: ConnId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// What is registered with the selector now (`None`: not registered).
+    interest: Option<Interest>,
+    opened: Instant,
+    /// `worker/n` for logs: the n-th connection of that worker.
+    name: String,
+    /// The core's counters as of the last input: the registry forgets a connection at its
+    /// release, so the closing log line reads them from here.
+    counters: Counters,
+    /// Whether the connection is in the read queue.
+    queued: bool,
+}
+
+/// Every TCP connection of one event loop.
+#[derive(Debug)]
+pub(crate) struct Connections {
+    registry: Registry,
+    conns: Vec<Option<Conn>>,
+    buf: Vec<u8>,
+    /// Connections to read from before the next poll: their read budget ran out with data
+    /// left, or the core resumed reading (`Event::ReadResumed`). Edge-triggered readiness
+    /// will not report either again.
+    read_queue: VecDeque<ConnId>,
+    control: Arc<Control>,
+    worker: usize,
+    /// Connections closed at once because `--max-connections` were open.
+    pub(crate) refused: u64,
+}
+
+impl Connections {
+    pub(crate) fn new(
+        worker: usize,
+        config: ValidConfig,
+        read_size: usize,
+        control: Arc<Control>,
+    ) -> Self {
+        Connections {
+            registry: Registry::new(config),
+            conns: Vec::new(),
+            buf: vec![0; read_size],
+            read_queue: VecDeque::new(),
+            control,
+            worker,
+            refused: 0,
+        }
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.registry.is_empty()
+    }
+
+    pub(crate) fn has_queued_reads(&self) -> bool {
+        !self.read_queue.is_empty()
+    }
+
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        self.registry.next_deadline()
+    }
+
+    /// Takes a freshly accepted socket, or closes it at once when the limit is reached or
+    /// the loop is shutting down.
+    pub(crate) fn admit(
+        &mut self,
+        selector: &mio::Registry,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        now: Instant,
+    ) {
+        let max = self.registry.config().max_connections;
+        if self.control.live.fetch_add(1, Ordering::AcqRel) >= max {
+            self.control.live.fetch_sub(1, Ordering::AcqRel);
+            self.refused += 1;
+            tracing::debug!(%peer, "connection refused: {}", RegistryError::Full(max));
+            return;
+        }
+        let id = match self.registry.accept(now) {
+            Ok(id) => id,
+            Err(e) => {
+                self.control.live.fetch_sub(1, Ordering::AcqRel);
+                tracing::debug!(%peer, "connection refused: {e}");
+                return;
+            }
+        };
+        // Echoing a large message in pieces meets Nagle plus delayed ACK without this:
+        // ~40 ms per round trip.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+        }
+        let interest = Interest::READABLE;
+        let registered = selector.register(&mut stream, token(id), interest);
+        let index = id.index() as usize;
+        if self.conns.len() <= index {
+            self.conns.resize_with(index + 1, || None);
+        }
+        let name = format!("{}/{}", self.worker, self.registry.counters().accepted);
+        tracing::info!(%peer, conn = %name, "connection opened");
+        self.conns[index] = Some(Conn {
+            id,
+            stream,
+            peer,
+            interest: Some(interest),
+            opened: now,
+            name,
+            counters: Counters::default(),
+            queued: false,
+        });
+        if let Err(e) = registered {
+            tracing::warn!(%peer, error = %e, "cannot register connection");
+            if let Some(conn) = self.conns[index].as_mut() {
+                conn.interest = None;
+            }
+            self.input(id, now, Input::Reset);
+            self.drain(selector, id, now);
+        }
+    }
+
+    /// A readiness event for a connection's token. Events for released connections (a
+    /// stale token) are ignored.
+    pub(crate) fn on_event(
+        &mut self,
+        selector: &mio::Registry,
+        token: Token,
+        event: &mio::event::Event,
+        now: Instant,
+    ) {
+        let id = ConnId::from_bits(token.0 as u64);
+        let Some(conn) = self.conn(id) else { return };
+        if event.is_error() {
+            let error = match conn.stream.take_error() {
+                Ok(Some(e)) | Err(e) => Some(e),
+                Ok(None) => None,
+            };
+            if let Some(e) = error {
+                tracing::debug!(peer = %conn.peer, error = %e, "socket error");
+                self.input(id, now, Input::Reset);
+                self.drain(selector, id, now);
+                return;
+            }
+        }
+        if event.is_writable() && self.registry.get(id).is_some_and(|c| c.wants_write()) {
+            self.input(id, now, Input::Writable);
+            self.drain(selector, id, now);
+        }
+        if event.is_readable() || event.is_read_closed() {
+            self.read(selector, id, now);
+        }
+    }
+
+    /// Reads from every queued connection once (each with a fresh budget).
+    pub(crate) fn run_read_queue(&mut self, selector: &mio::Registry, now: Instant) {
+        for _ in 0..self.read_queue.len() {
+            let Some(id) = self.read_queue.pop_front() else {
+                break;
+            };
+            if let Some(conn) = self.conn_mut(id) {
+                conn.queued = false;
+                self.read(selector, id, now);
+            }
+        }
+    }
+
+    /// Fires due timers and drains every connection they touched.
+    pub(crate) fn on_timeout(&mut self, selector: &mio::Registry, now: Instant) {
+        self.registry.handle_timeout(now);
+        self.drain_ready(selector, now);
+    }
+
+    /// Asks every connection to flush and close within `shutdown_timeout`.
+    pub(crate) fn shutdown(&mut self, selector: &mio::Registry, now: Instant) {
+        self.registry.shutdown(now);
+        self.drain_ready(selector, now);
+    }
+
+    fn drain_ready(&mut self, selector: &mio::Registry, now: Instant) {
+        while let Some(id) = self.registry.poll_ready() {
+            self.drain(selector, id, now);
+        }
+    }
+
+    fn conn(&self, id: ConnId) -> Option<&Conn> {
+        let conn = self.conns.get(id.index() as usize)?.as_ref()?;
+        (conn.id == id).then_some(conn)
+    }
+
+    fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        let conn = self.conns.get_mut(id.index() as usize)?.as_mut()?;
+        (conn.id == id).then_some(conn)
+    }
+
+    /// Feeds one input and keeps a copy of the connection's counters.
+    fn input(&mut self, id: ConnId, now: Instant, input: Input<'_>) -> usize {
+        let taken = self.registry.handle_input(id, now, input).unwrap_or(0);
+        if let (Some(core), Some(slot)) = (
+            self.registry.get(id),
+            self.conns.get_mut(id.index() as usize),
+        ) {
+            if let Some(conn) = slot.as_mut().filter(|c| c.id == id) {
+                conn.counters = *core.counters();
+            }
+        }
+        taken
+    }
+
+    /// Reads until `WouldBlock`, the core's capacity, or the budget; drains after each
+    /// read (rule 2), so the echo of one read is written before the next read.
+    fn read(&mut self, selector: &mio::Registry, id: ConnId, now: Instant) {
+        let mut buf = std::mem::take(&mut self.buf);
+        for _ in 0..READ_BUDGET {
+            let capacity = self.registry.get(id).map_or(0, |c| c.receive_capacity());
+            let Some(conn) = self.conn_mut(id).filter(|_| capacity > 0) else {
+                // Paused, closing, or gone: `ReadResumed` brings it back to the queue.
+                self.buf = buf;
+                return;
+            };
+            let limit = capacity.min(buf.len());
+            let outcome = read_once(&mut conn.stream, &mut buf[..limit]);
+            match outcome {
+                ReadOutcome::Data(n) => {
+                    let taken = self.input(id, now, Input::Received(&buf[..n]));
+                    debug_assert_eq!(taken, n, "a read within the capacity is taken whole");
+                }
+                ReadOutcome::Closed => {
+                    self.input(id, now, Input::PeerClosed);
+                }
+                ReadOutcome::WouldBlock => {
+                    self.buf = buf;
+                    return;
+                }
+                ReadOutcome::Failed(e) => {
+                    tracing::debug!(peer = %conn.peer, error = %e, "read failed");
+                    self.input(id, now, Input::Reset);
+                }
+            }
+            self.drain(selector, id, now);
+        }
+        self.buf = buf;
+        self.enqueue_read(id);
+    }
+
+    fn enqueue_read(&mut self, id: ConnId) {
+        if let Some(conn) = self.conn_mut(id) {
+            if !conn.queued {
+                conn.queued = true;
+                self.read_queue.push_back(id);
+            }
+        }
+    }
+
+    /// Rule 2: after an input, drain `poll_output` until `Timeout`, doing what each output
+    /// asks; then derive the interest from the core's state.
+    fn drain(&mut self, selector: &mio::Registry, id: ConnId, now: Instant) {
+        let mut resumed = false;
+        loop {
+            let Some(conn) = self
+                .conns
+                .get_mut(id.index() as usize)
+                .and_then(Option::as_mut)
+                .filter(|c| c.id == id)
+            else {
+                return;
+            };
+            let follow_up = match self.registry.poll_output(id) {
+                Output::Event(event) => {
+                    resumed |= event == Event::ReadResumed;
+                    log_event(event, conn.peer);
+                    None
+                }
+                Output::Transmit(bytes) => {
+                    // Rule 3: a short count means the socket is full; the core waits for
+                    // `Writable` and the interest below asks for it.
+                    let out = write_until_blocked(&mut conn.stream, bytes);
+                    Some((out.written, out.stopped.and_then(Result::err)))
+                }
+                Output::CloseWrite => match conn.stream.shutdown(Shutdown::Write) {
+                    Ok(()) => None,
+                    // The peer reset first: nothing more can be sent or received.
+                    Err(e) => Some((usize::MAX, Some(e))),
+                },
+                Output::Release(reason) => {
+                    self.release(selector, id, reason, now);
+                    return;
+                }
+                Output::Timeout(_) => break,
+            };
+            let Some((written, error)) = follow_up else {
+                continue;
+            };
+            if written != usize::MAX {
+                self.input(id, now, Input::Written(written));
+            }
+            if let Some(e) = error {
+                let peer = self.conn(id).map(|c| c.peer);
+                tracing::debug!(peer = ?peer, error = %e, "write failed");
+                self.input(id, now, Input::Reset);
+            }
+        }
+        self.update_interest(selector, id, now);
+        if resumed {
+            // Rule 4: edge-triggered readiness will not say so again.
+            self.enqueue_read(id);
+        }
+    }
+
+    /// READABLE while the core takes input, WRITABLE only while output is pending;
+    /// the selector is told only when that changes.
+    fn update_interest(&mut self, selector: &mio::Registry, id: ConnId, now: Instant) {
+        let Some(core) = self.registry.get(id) else {
+            return;
+        };
+        let readable = (core.receive_capacity() > 0).then_some(Interest::READABLE);
+        let writable = core.wants_write().then_some(Interest::WRITABLE);
+        let want = match (readable, writable) {
+            (Some(r), Some(w)) => Some(r | w),
+            (r, w) => r.or(w),
+        };
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        if want == conn.interest {
+            return;
+        }
+        let result = match (conn.interest, want) {
+            (None, Some(want)) => selector.register(&mut conn.stream, token(id), want),
+            (Some(_), Some(want)) => selector.reregister(&mut conn.stream, token(id), want),
+            (Some(_), None) => selector.deregister(&mut conn.stream),
+            (None, None) => Ok(()),
+        };
+        conn.interest = want;
+        if let Err(e) = result {
+            tracing::warn!(peer = %conn.peer, error = %e, "cannot update readiness interest");
+            conn.interest = None;
+            let _ = selector.deregister(&mut conn.stream);
+            self.input(id, now, Input::Reset);
+            self.drain(selector, id, now);
+        }
+    }
+
+    /// `Release`: forget the socket and close it.
+    fn release(&mut self, selector: &mio::Registry, id: ConnId, reason: CloseReason, now: Instant) {
+        let Some(mut conn) = self.conns[id.index() as usize].take() else {
+            return;
+        };
+        if conn.interest.is_some() {
+            let _ = selector.deregister(&mut conn.stream);
+        }
+        self.control.live.fetch_sub(1, Ordering::AcqRel);
+        log_close(&conn, reason, now);
+        // Dropping the stream closes the socket.
+    }
+}
+
+fn log_close(conn: &Conn, reason: CloseReason, now: Instant) {
+    let c = &conn.counters;
+    let duration_ms = now.saturating_since(conn.opened).as_millis() as u64;
+    tracing::info!(
+        peer = %conn.peer,
+        conn = %conn.name,
+        bytes_in = c.bytes_in,
+        bytes_out = c.bytes_out,
+        frames = c.frames,
+        duration_ms,
+        reason = %reason,
+        "connection closed"
+    );
+}
+
+fn log_event(event: Event, peer: SocketAddr) {
+    match event {
+        Event::PeerError(PeerError::FaultInjected) => {
+            tracing::warn!(%peer, "fault word received: failing this connection only");
+        }
+        Event::PeerError(error) => tracing::warn!(%peer, "{error}"),
+        Event::TimedOut(timer) => tracing::debug!(%peer, "{}", timer.name()),
+        Event::Closing(reason) => tracing::debug!(%peer, reason = %reason, "closing"),
+        Event::ReadPaused => tracing::trace!(%peer, "output at high watermark: reading paused"),
+        Event::ReadResumed => tracing::trace!(%peer, "output drained: reading resumed"),
+        Event::Echoed { frames, bytes } => tracing::trace!(%peer, frames, bytes, "echoed"),
+    }
+}

@@ -1,0 +1,389 @@
+//! One event loop: a `mio::Poll` with this thread's listeners, UDP sockets, connections
+//! and a waker, sleeping until readiness or the core's next deadline — zero CPU while
+//! idle.
+
+use std::io;
+use std::ops::AddAssign;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use reverb_core::Instant;
+
+use super::tcp::Connections;
+use super::udp::{Drained, UdpEcho};
+use super::{Control, ServerOptions, WorkerSockets};
+use crate::clock::Clock;
+use crate::net::{classify_accept_error, AcceptError};
+
+/// Readiness events taken per poll.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// Connections accepted per listener event before the listener goes to the back of the
+/// queue, so a connect storm cannot starve established connections.
+const ACCEPT_BUDGET: usize = 64;
+
+/// First and longest wait before accepting again after running out of descriptors: long
+/// enough that retrying costs nothing, short enough that service resumes promptly once a
+/// connection closes.
+const BACKOFF_MIN: Duration = Duration::from_millis(20);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// At most one "out of descriptors" warning per this interval; the rest are counted.
+const WARN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// After the shutdown timeout the core has released every connection; this much more is
+/// allowed before the loop gives up on its own, as a last line of defence against a hang.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Tokens that are not connections. A connection's token is its `ConnId` bits, whose
+/// slot index stays below 2^24; these use the largest generation and indices near
+/// `u32::MAX`, which no connection can have.
+const RESERVED: usize = (u32::MAX as usize) << 32;
+const WAKER: Token = Token(RESERVED | 0xFFFF_FFFF);
+const LISTENER_BASE: usize = RESERVED | 0xFFFF_0000;
+const UDP_BASE: usize = RESERVED | 0xFFFF_8000;
+
+enum Source {
+    Waker,
+    Listener(usize),
+    Udp(usize),
+    Connection,
+}
+
+fn source(token: Token) -> Source {
+    match token.0 {
+        t if Token(t) == WAKER => Source::Waker,
+        t if (LISTENER_BASE..UDP_BASE).contains(&t) => Source::Listener(t - LISTENER_BASE),
+        t if (UDP_BASE..WAKER.0).contains(&t) => Source::Udp(t - UDP_BASE),
+        _ => Source::Connection,
+    }
+}
+
+/// Counters of one worker (or, summed, of the whole server).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Connections accepted into a registry.
+    pub accepted: u64,
+    /// Connections closed at once: limit reached or shutting down.
+    pub refused: u64,
+    /// Connections closed after being served.
+    pub closed: u64,
+    /// …gracefully.
+    pub graceful: u64,
+    /// …by the fault word.
+    pub faults: u64,
+    /// …by another peer error.
+    pub peer_errors: u64,
+    /// …by a timer.
+    pub timeouts: u64,
+    /// …by a transport failure.
+    pub resets: u64,
+    /// Bytes taken from TCP peers.
+    pub bytes_in: u64,
+    /// Bytes written to TCP peers.
+    pub bytes_out: u64,
+    /// Frames echoed over TCP.
+    pub frames: u64,
+    /// UDP datagrams answered.
+    pub datagrams_echoed: u64,
+    /// UDP datagrams not answered (too large, or the socket was full).
+    pub datagrams_dropped: u64,
+}
+
+impl AddAssign for WorkerStats {
+    fn add_assign(&mut self, o: WorkerStats) {
+        self.accepted += o.accepted;
+        self.refused += o.refused;
+        self.closed += o.closed;
+        self.graceful += o.graceful;
+        self.faults += o.faults;
+        self.peer_errors += o.peer_errors;
+        self.timeouts += o.timeouts;
+        self.resets += o.resets;
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+        self.frames += o.frames;
+        self.datagrams_echoed += o.datagrams_echoed;
+        self.datagrams_dropped += o.datagrams_dropped;
+    }
+}
+
+/// Tells the main thread a worker has ended, however it ended (panics included).
+pub(crate) struct ExitNotice {
+    control: Arc<Control>,
+    waker: Arc<Waker>,
+}
+
+impl ExitNotice {
+    pub(crate) fn new(control: Arc<Control>, waker: Arc<Waker>) -> Self {
+        ExitNotice { control, waker }
+    }
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        self.control.finished.fetch_add(1, Ordering::AcqRel);
+        let _ = self.waker.wake();
+    }
+}
+
+/// One thread's event loop.
+pub(crate) struct Worker {
+    index: usize,
+    poll: Poll,
+    waker: Arc<Waker>,
+    listeners: Vec<TcpListener>,
+    udp: Vec<UdpEcho>,
+    tcp: Connections,
+    control: Arc<Control>,
+    clock: Clock,
+    /// Listeners and UDP sockets whose budget ran out with work left.
+    accept_queue: Vec<usize>,
+    udp_queue: Vec<usize>,
+    /// While out of descriptors: when to try accepting again, and the next wait.
+    backoff_until: Option<Instant>,
+    backoff: Duration,
+    last_warning: Option<Instant>,
+    suppressed_warnings: u64,
+    stopping_since: Option<Instant>,
+    shutdown_timeout: Duration,
+    udp_totals: (u64, u64),
+}
+
+impl Worker {
+    pub(crate) fn new(
+        index: usize,
+        sockets: WorkerSockets,
+        options: &ServerOptions,
+        control: Arc<Control>,
+    ) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut listeners = sockets.listeners;
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+        }
+        let mut udp = Vec::new();
+        for (i, mut socket) in sockets.udp.into_iter().enumerate() {
+            poll.registry()
+                .register(&mut socket, Token(UDP_BASE + i), Interest::READABLE)?;
+            udp.push(UdpEcho::new(socket, options.config.clone()));
+        }
+        Ok(Worker {
+            index,
+            poll,
+            waker,
+            listeners,
+            udp,
+            tcp: Connections::new(
+                options.config.clone(),
+                options.read_size,
+                Arc::clone(&control),
+            ),
+            control,
+            clock: Clock::start(),
+            accept_queue: Vec::new(),
+            udp_queue: Vec::new(),
+            backoff_until: None,
+            backoff: BACKOFF_MIN,
+            last_warning: None,
+            suppressed_warnings: 0,
+            stopping_since: None,
+            shutdown_timeout: options.config.shutdown_timeout,
+            udp_totals: (0, 0),
+        })
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
+    pub(crate) fn waker(&self) -> Arc<Waker> {
+        Arc::clone(&self.waker)
+    }
+
+    /// Runs until a stop was asked for and every connection is released.
+    pub(crate) fn run(mut self) -> io::Result<WorkerStats> {
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
+        loop {
+            if self.stopping_since.is_some() && self.tcp.is_empty() {
+                break;
+            }
+            let busy = self.tcp.has_queued_reads()
+                || !self.accept_queue.is_empty()
+                || !self.udp_queue.is_empty();
+            let timeout = if busy {
+                Some(Duration::ZERO)
+            } else {
+                let deadline = self.next_deadline();
+                self.clock.timeout_until(deadline)
+            };
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = self.clock.now();
+            for event in &events {
+                match source(event.token()) {
+                    Source::Waker => self.check_stop(now),
+                    Source::Listener(i) => self.accept(i, now),
+                    Source::Udp(i) => self.receive(i),
+                    Source::Connection => {
+                        self.tcp
+                            .on_event(self.poll.registry(), event.token(), event, now);
+                    }
+                }
+            }
+            self.tcp.run_read_queue(self.poll.registry(), now);
+            for i in std::mem::take(&mut self.accept_queue) {
+                self.accept(i, now);
+            }
+            for i in std::mem::take(&mut self.udp_queue) {
+                self.receive(i);
+            }
+            if self.backoff_until.is_some_and(|at| at <= now) {
+                self.backoff_until = None;
+                for i in 0..self.listeners.len() {
+                    self.accept(i, now);
+                }
+            }
+            self.tcp.on_timeout(self.poll.registry(), now);
+            if self.stop_deadline().is_some_and(|at| at <= now) {
+                tracing::warn!(
+                    open = self.tcp.registry().len(),
+                    "shutdown timeout passed with connections still open; closing them"
+                );
+                break;
+            }
+        }
+        Ok(self.stats())
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        [
+            self.tcp.next_deadline(),
+            self.backoff_until,
+            self.stop_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn stop_deadline(&self) -> Option<Instant> {
+        self.stopping_since
+            .map(|at| at + self.shutdown_timeout + STOP_GRACE)
+    }
+
+    /// Accepts until `WouldBlock` or the budget. Out of descriptors: back off; a failure
+    /// of one connection: skip it.
+    fn accept(&mut self, i: usize, now: Instant) {
+        if self.backoff_until.is_some() {
+            return;
+        }
+        let Some(listener) = self.listeners.get(i) else {
+            return;
+        };
+        for _ in 0..ACCEPT_BUDGET {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    self.backoff = BACKOFF_MIN;
+                    self.tcp.admit(self.poll.registry(), stream, peer, now);
+                }
+                Err(e) => match classify_accept_error(&e) {
+                    AcceptError::WouldBlock => return,
+                    AcceptError::Retry => {}
+                    AcceptError::Skip => {
+                        tracing::debug!(error = %e, "accept failed for one connection; skipped");
+                    }
+                    AcceptError::Exhausted => {
+                        self.warn_exhausted(&e, now);
+                        self.backoff_until = Some(now + self.backoff);
+                        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+                        return;
+                    }
+                },
+            }
+        }
+        self.accept_queue.push(i);
+    }
+
+    fn warn_exhausted(&mut self, error: &io::Error, now: Instant) {
+        let due = self
+            .last_warning
+            .is_none_or(|last| now.saturating_since(last) >= WARN_INTERVAL);
+        if !due {
+            self.suppressed_warnings += 1;
+            return;
+        }
+        tracing::warn!(
+            error = %error,
+            retry_in_ms = self.backoff.as_millis() as u64,
+            suppressed = self.suppressed_warnings,
+            "cannot accept: out of descriptors or memory; pending connections wait"
+        );
+        self.last_warning = Some(now);
+        self.suppressed_warnings = 0;
+    }
+
+    fn receive(&mut self, i: usize) {
+        if let Some(udp) = self.udp.get_mut(i) {
+            if udp.on_readable() == Drained::More {
+                self.udp_queue.push(i);
+            }
+        }
+    }
+
+    /// On the stop request: close the listeners and UDP sockets, and ask every connection
+    /// to flush and close.
+    fn check_stop(&mut self, now: Instant) {
+        if self.stopping_since.is_some() || !self.control.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        self.stopping_since = Some(now);
+        let registry = self.poll.registry();
+        for mut listener in self.listeners.drain(..) {
+            let _ = registry.deregister(&mut listener);
+        }
+        for mut udp in self.udp.drain(..) {
+            let (echoed, dropped) = udp.counts();
+            self.udp_totals.0 += echoed;
+            self.udp_totals.1 += dropped;
+            let _ = registry.deregister(&mut udp.socket);
+        }
+        self.accept_queue.clear();
+        self.udp_queue.clear();
+        self.backoff_until = None;
+        self.tcp.shutdown(registry, now);
+    }
+
+    fn stats(&self) -> WorkerStats {
+        let c = self.tcp.registry().counters();
+        let (mut echoed, mut dropped) = self.udp_totals;
+        for udp in &self.udp {
+            let (e, d) = udp.counts();
+            echoed += e;
+            dropped += d;
+        }
+        WorkerStats {
+            accepted: c.accepted,
+            refused: c.refused + self.tcp.refused,
+            closed: c.closed,
+            graceful: c.graceful,
+            faults: c.faults,
+            peer_errors: c.peer_errors,
+            timeouts: c.timeouts,
+            resets: c.resets,
+            bytes_in: c.bytes_in,
+            bytes_out: c.bytes_out,
+            frames: c.frames,
+            datagrams_echoed: echoed,
+            datagrams_dropped: dropped,
+        }
+    }
+}
