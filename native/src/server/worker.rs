@@ -180,6 +180,7 @@ impl Worker {
             listeners,
             udp,
             tcp: Connections::new(
+                index,
                 options.config.clone(),
                 options.read_size,
                 Arc::clone(&control),
