@@ -1,0 +1,119 @@
+// One connection, in dataflow order: what the client wrote → the server's receive
+// buffer → each read → the core's input with its partial frame → frames → the output
+// queue → the server's send buffer → what the client read. Renders a recorded
+// connection state (from the shim's tick log); the card's controls call back into main.
+
+import { byteView, gauge, lineEnds } from './bytes.js';
+import { esc } from './html.js';
+import { printable } from '../shim.js';
+
+/**
+ * Creates the card for connection `cid`. `actions` has send(cid, text),
+ * setReading(cid, bool), halfClose(cid), abort(cid). Returns {el, render(state)}.
+ */
+export function connCard(cid, name, actions) {
+  const el = document.createElement('article');
+  el.className = 'conn';
+  el.dataset.cid = String(cid);
+  el.setAttribute('aria-label', name);
+  el.innerHTML = `
+    <header class="conn-head">
+      <h3>${esc(name)}</h3>
+      <span class="phase" data-role="phase"></span>
+      <span class="badges" data-role="badges"></span>
+      <form class="say" data-role="say">
+        <label><span class="sr">Line for ${esc(name)}</span><input name="line" autocomplete="off" placeholder="type a line, Enter sends it" maxlength="200"></label>
+        <button type="submit">Send</button>
+      </form>
+      <button type="button" data-role="reading" aria-pressed="false">Stop reading</button>
+      <button type="button" data-role="halfclose">Half-close</button>
+      <button type="button" data-role="abort" title="Close abruptly (RST)">Remove</button>
+    </header>
+    <div class="stages" data-role="stages"></div>`;
+  const $ = (role) => el.querySelector(`[data-role="${role}"]`);
+  $('say').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = e.currentTarget.elements.line;
+    actions.send(cid, `${input.value}\n`);
+    input.value = '';
+  });
+  $('reading').addEventListener('click', (e) => {
+    const stop = e.currentTarget.getAttribute('aria-pressed') !== 'true';
+    actions.setReading(cid, !stop);
+  });
+  $('halfclose').addEventListener('click', () => actions.halfClose(cid));
+  $('abort').addEventListener('click', () => actions.abort(cid));
+
+  function render(c) {
+    const done = Boolean(c.released) || Boolean(c.refused);
+    const phase = c.refused ? 'refused' : c.released ? `closed: ${c.released.reason}` : c.core?.phase ?? 'open';
+    $('phase').textContent = phase;
+    $('phase').className = `phase ${c.released && !c.released.graceful ? 'bad' : ''}`;
+    const badge = (key, on, text, why) =>
+      `<span class="badge ${on ? 'on' : 'off'}" data-badge="${key}" data-on="${on}" title="${esc(why)}">${on ? '●' : '○'} ${text}${on ? '' : ' off'}</span>`;
+    let badges =
+      badge('readable', c.interest.readable, 'READABLE', 'registered for readability while the core takes input') +
+      badge('writable', c.interest.writable, 'WRITABLE', 'registered for writability while output is pending');
+    if (c.core?.reading_paused) badges += '<span class="badge warn" data-badge="paused">‖ reading paused</span>';
+    if (c.blocked) badges += '<span class="badge warn" data-badge="blocked">✕ write blocked</span>';
+    if (!c.reading) badges += '<span class="badge warn" data-badge="client-stopped">client not reading</span>';
+    $('badges').innerHTML = badges;
+    const reading = $('reading');
+    reading.setAttribute('aria-pressed', String(!c.reading));
+    reading.textContent = c.reading ? 'Stop reading' : 'Resume reading';
+    for (const role of ['reading', 'halfclose', 'abort']) $(role).disabled = done && role !== 'reading';
+    $('halfclose').disabled = done || c.halfClosed;
+    el.querySelector('[data-role="say"] button').disabled = done || c.halfClosed;
+    el.classList.toggle('closed', done);
+    $('stages').innerHTML = stages(c);
+  }
+  return { el, render };
+}
+
+function stage(n, title, body, note = '') {
+  return `<section class="stage" aria-label="${esc(title)}"><h4><b>${n}</b> ${esc(title)}</h4>${body}${note ? `<p class="note">${note}</p>` : ''}</section>`;
+}
+
+function stages(c) {
+  const wrote = [...c.wrote, ...c.pending];
+  const core = c.core;
+  const partialLen = core?.partial_len ?? 0;
+  const input = core?.input ?? [];
+  const out = core?.output ?? [];
+  const rxNote = [c.rx.fin ? 'FIN arrived' : '', c.rx.fin_in_flight ? 'FIN in flight' : '', c.rx.rst ? 'RST' : ''].filter(Boolean).join(' · ');
+  const txNote = [c.tx.fin ? 'FIN arrived' : '', c.tx.fin_in_flight ? 'FIN in flight' : '', c.tx.rst ? 'RST' : ''].filter(Boolean).join(' · ');
+  const reads = c.reads.length
+    ? `<ol class="reads">${c.reads
+        .slice(-4)
+        .map((r) => `<li><span class="rl">read ${r.n} of ${r.of}</span> <code>${esc(r.n ? printable(r.bytes, 12) : 'EOF')}</code></li>`)
+        .join('')}</ol>`
+    : '<p class="empty">no read yet</p>';
+  const frames = c.frames.length
+    ? `<ol class="frames">${c.frames
+        .slice(-4)
+        .map((f) => `<li><code>${esc(printable(f.bytes, 16))}</code></li>`)
+        .join('')}</ol>`
+    : '<p class="empty">no frame yet</p>';
+  const clientEnd = c.reset ? '<p class="note bad">connection reset by peer</p>' : c.eof ? '<p class="note">end-of-stream (server FIN)</p>' : '';
+  const partial = partialLen ? `partial frame: ${partialLen} B, waiting for its newline` : '';
+  const coreCap = core ? `<p class="note">capacity ${core.receive_capacity > 1e9 ? '∞ (lingering)' : `${core.receive_capacity} B`} of ${core.input_capacity}</p>` : '';
+  return `
+  <div class="row" aria-label="client to server">
+    ${stage(1, 'client wrote', byteView(wrote, { frameEnds: lineEnds(wrote), pendingFrom: c.wrote.length, label: 'client wrote', stage: 'wrote' }), c.pending.length ? `<span class="pend">${c.pending.length} B not yet taken by the kernel</span>` : c.halfClosed ? 'write side shut (FIN)' : '')}
+    <span class="arrow" aria-hidden="true">→</span>
+    ${stage(2, 'kernel receive buffer', gauge({ used: c.rx.buf.length, inflight: c.rx.inflight, cap: c.rx.cap, label: 'receive buffer' }) + byteView(c.rx.buf, { label: 'receive buffer', stage: 'rx' }), rxNote)}
+    <span class="arrow" aria-hidden="true">→</span>
+    ${stage(3, 'reads', reads)}
+    <span class="arrow" aria-hidden="true">→</span>
+    ${stage(4, 'core input', byteView(input, { partialFrom: partialLen ? input.length - partialLen : null, frameEnds: lineEnds(input), label: 'core input', stage: 'input' }), (partial ? `<span class="partial-l">${partial}</span>` : '') + coreCap)}
+  </div>
+  <div class="row" aria-label="server to client">
+    ${stage(5, 'frames echoed', frames, core ? `${core.counters.frames} frames so far` : '')}
+    <span class="arrow" aria-hidden="true">→</span>
+    ${stage(6, 'core output queue', (core ? gauge({ used: out.length, cap: Math.max(core.high_watermark + core.low_watermark, out.length), low: core.low_watermark, high: core.high_watermark, label: 'output queue' }) : '') + byteView(out, { frameEnds: core?.frame_ends ?? [], label: 'output queue', stage: 'output' }))}
+    <span class="arrow" aria-hidden="true">→</span>
+    ${stage(7, 'kernel send buffer', gauge({ used: c.tx.buf.length, inflight: c.tx.inflight, cap: c.tx.cap, label: 'send buffer' }) + byteView(c.tx.buf, { label: 'send buffer', stage: 'tx' }), txNote)}
+    <span class="arrow" aria-hidden="true">→</span>
+    ${stage(8, 'client read', byteView(c.got, { frameEnds: lineEnds(c.got), label: 'client read', stage: 'got' }), clientEnd)}
+  </div>`;
+}

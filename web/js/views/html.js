@@ -1,0 +1,28 @@
+// Tiny helpers for building markup from recorded state. Every view escapes what it
+// shows: bytes typed into a client are data, never markup.
+
+export function esc(value) {
+  return String(value)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;');
+}
+
+/** Bytes as a JS string for `data-text` (tests and screen readers read it). */
+export function bytesText(bytes) {
+  return new TextDecoder().decode(Uint8Array.from(bytes));
+}
+
+/** One byte as a visible glyph: controls get a symbol, not nothing. */
+export function glyph(b) {
+  if (b === 10) return '↵';
+  if (b === 13) return '␍';
+  if (b === 32) return '·';
+  if (b >= 33 && b < 127) return String.fromCharCode(b);
+  return '¤';
+}
+
+export function hex(b) {
+  return b.toString(16).padStart(2, '0');
+}

@@ -1,0 +1,70 @@
+// The timeline: one lane per connection, virtual time left to right. Each kind of mark
+// has its own shape (and a legend), so colour is never the only way to tell them apart.
+
+import { esc } from './html.js';
+
+const KINDS = {
+  cwrite: { shape: 'up', label: 'client write' },
+  read: { shape: 'dot', label: 'server read' },
+  write: { shape: 'diamond', label: 'server write' },
+  cread: { shape: 'down', label: 'client read' },
+  event: { shape: 'flag', label: 'core event' },
+};
+
+const LANE = 34;
+const LEFT = 130;
+const WIDTH = 1180;
+
+function shape(kind, x, y) {
+  switch (KINDS[kind]?.shape) {
+    case 'up':
+      return `<path class="m-${kind}" d="M${x - 5},${y + 4} L${x},${y - 5} L${x + 5},${y + 4} Z"/>`;
+    case 'down':
+      return `<path class="m-${kind}" d="M${x - 5},${y - 4} L${x},${y + 5} L${x + 5},${y - 4} Z"/>`;
+    case 'diamond':
+      return `<path class="m-${kind}" d="M${x},${y - 5} L${x + 5},${y} L${x},${y + 5} L${x - 5},${y} Z"/>`;
+    case 'flag':
+      return `<path class="m-${kind}" d="M${x},${y + 6} L${x},${y - 7} L${x + 7},${y - 4} L${x},${y - 1}"/>`;
+    default:
+      return `<circle class="m-${kind}" cx="${x}" cy="${y}" r="4"/>`;
+  }
+}
+
+/** Marks from the tick log: {t, cid, kind, text}. */
+function marks(ticks, upto) {
+  const out = [];
+  for (const t of ticks.slice(0, upto + 1)) {
+    if (t.cid !== null && KINDS[t.kind] && (t.n ?? 1) > 0) out.push({ t: t.t, cid: t.cid, kind: t.kind, text: t.text });
+    for (const n of t.notes) {
+      if (n.kind === 'write' && n.n > 0) out.push({ t: t.t, cid: n.cid, kind: 'write', text: n.text });
+      if (n.kind === 'event' && n.event !== 'echoed') out.push({ t: t.t, cid: n.cid, kind: 'event', text: n.text });
+      if (n.kind === 'release' || n.kind === 'fin') out.push({ t: t.t, cid: n.cid, kind: 'event', text: n.text });
+    }
+  }
+  return out;
+}
+
+export function renderTimeline(el, ticks, names, current) {
+  const ms = marks(ticks, current);
+  const end = Math.max(100, ticks.at(-1)?.t ?? 0);
+  const x = (t) => LEFT + ((WIDTH - LEFT - 20) * t) / end;
+  const height = names.length * LANE + 54;
+  const lanes = names
+    .map((name, i) => {
+      const y = 28 + i * LANE + LANE / 2;
+      return `<g><line class="lane" x1="${LEFT}" x2="${WIDTH - 10}" y1="${y}" y2="${y}"/><text class="name" x="6" y="${y + 4}">${esc(name)}</text></g>`;
+    })
+    .join('');
+  const offsets = { cwrite: -9, read: -3, write: 3, cread: 9, event: 0 };
+  const dots = ms
+    .map((m) => `<g><title>${esc(`${m.t} ms: ${m.text}`)}</title>${shape(m.kind, x(m.t).toFixed(1), 28 + m.cid * LANE + LANE / 2 + offsets[m.kind])}</g>`)
+    .join('');
+  const now = ticks[current]?.t ?? 0;
+  const ticksAxis = [0, 0.25, 0.5, 0.75, 1]
+    .map((f) => `<text class="axis" x="${x(f * end)}" y="${height - 6}" text-anchor="middle">${Math.round(f * end)} ms</text>`)
+    .join('');
+  const legend = Object.entries(KINDS)
+    .map(([k, v], i) => `<g transform="translate(${LEFT + i * 130},10)">${shape(k, 6, 0)}<text class="legend" x="16" y="4">${v.label}</text></g>`)
+    .join('');
+  el.innerHTML = `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="Timeline of reads and writes per connection">${legend}${lanes}${dots}<line class="now" x1="${x(now)}" x2="${x(now)}" y1="14" y2="${height - 18}"/>${ticksAxis}</svg>`;
+}

@@ -1,0 +1,127 @@
+// The playground in real headless Chromium (Debian's, via playwright-core), served from
+// 127.0.0.1 on a free port. Needs `cargo xtask web` first (web/pkg/).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { serveWeb } from '../tools/serve.mjs';
+import { launch } from '../tools/browser.mjs';
+import { PRESETS } from '../js/presets.js';
+
+/** Bounds every wait on the page; the page itself runs on a virtual clock. */
+const WAIT = 10_000;
+
+let server;
+let browser;
+
+before(async () => {
+  server = await serveWeb();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** Opens the page at `query`; returns {page, problems} where problems collects errors. */
+async function open(query) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`${msg.type()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
+  await page.goto(server.url + query);
+  await page.waitForSelector('html[data-ready="true"]', { timeout: WAIT });
+  return { page, problems };
+}
+
+const stageText = (page, cid, stage) =>
+  page.getAttribute(`.conn[data-cid="${cid}"] [data-stage="${stage}"]`, 'data-text', { timeout: WAIT });
+
+test('the page boots with no console errors and fits 1280 px', async () => {
+  const { page, problems } = await open('');
+  assert.equal(await page.locator('#preset option').count(), PRESETS.length);
+  assert.equal(await page.locator('.conn').count(), 1);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scroll (overflow ${overflow}px)`);
+  await page.click('#finish');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+for (const preset of PRESETS) {
+  test(`preset "${preset.key}" runs and shows its bytes`, async () => {
+    const { page, problems } = await open(`?preset=${preset.key}&seed=1`);
+    assert.match(await page.textContent('#lesson'), new RegExp(preset.title));
+    await page.click('#finish');
+    await page.waitForSelector('#status:has-text("nothing left to happen")', { timeout: WAIT });
+    for (const e of preset.expect) {
+      assert.equal(await stageText(page, e.client, 'got'), e.got, `client ${e.client} read its echo`);
+      const card = page.locator(`.conn[data-cid="${e.client}"]`);
+      if (e.reset) assert.match(await card.textContent(), /connection reset by peer/);
+      if (e.eof) assert.match(await card.textContent(), /end-of-stream/);
+      if (e.reason) assert.match(await card.locator('.phase').textContent(), new RegExp(e.reason));
+    }
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+}
+
+test('a frame split across reads shows "read 2 of 2" and the partial frame', async () => {
+  const { page } = await open('?preset=split&seed=1');
+  let sawPartial = false;
+  for (let i = 0; i < 40 && !sawPartial; i++) {
+    await page.click('#step');
+    sawPartial = (await page.locator('.conn[data-cid="0"] [data-stage="input"] .b.partial').count()) > 0;
+  }
+  assert.ok(sawPartial, 'the core input shows a partial frame');
+  assert.match(await page.textContent('.conn[data-cid="0"] .reads'), /read 2 of 2/);
+  await page.close();
+});
+
+test('typing a line into a client shows its echo', async () => {
+  const { page, problems } = await open('?preset=one-line&seed=1');
+  await page.click('#finish');
+  await page.fill('.conn[data-cid="0"] input[name="line"]', 'typed by hand');
+  await page.press('.conn[data-cid="0"] input[name="line"]', 'Enter');
+  assert.equal(await stageText(page, 0, 'wrote'), 'hello\ntyped by hand\n');
+  await page.click('#finish');
+  assert.equal(await stageText(page, 0, 'got'), 'hello\ntyped by hand\n');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the backpressure preset shows reading paused, then resumed', async () => {
+  const { page } = await open('?preset=backpressure&seed=1');
+  const slow = page.locator('.conn[data-cid="1"]');
+  let paused = false;
+  for (let i = 0; i < 100 && !paused; i++) {
+    await page.keyboard.press('ArrowRight'); // the keyboard works as well as the button
+    paused = (await slow.locator('[data-badge="paused"]').count()) > 0;
+  }
+  assert.ok(paused, 'reading paused appears');
+  assert.equal(await slow.locator('[data-badge="readable"]').getAttribute('data-on'), 'false');
+  assert.equal(await slow.locator('[data-badge="writable"]').getAttribute('data-on'), 'true');
+  assert.match(await slow.locator('.gauge.over').first().textContent(), /at high watermark/);
+  // Client A is unaffected.
+  assert.equal(await page.locator('.conn[data-cid="0"] [data-badge="paused"]').count(), 0);
+  await page.click('#finish');
+  assert.equal(await slow.locator('[data-badge="paused"]').count(), 0);
+  assert.match(await page.textContent('#log'), /reading resumed/);
+  await page.close();
+});
+
+test('the config lives in the URL and a bad config shows the core\'s message', async () => {
+  const { page } = await open('?preset=one-line&seed=3&prefix=%3E%3E');
+  await page.click('#finish');
+  assert.equal(await stageText(page, 0, 'got'), '>>hello\n');
+  await page.click('#config-panel summary');
+  await page.fill('#cfg-low_watermark', '999999');
+  await page.click('#config button[type="submit"]');
+  assert.match(await page.textContent('#config [role="alert"]'), /low watermark .* must be below high watermark/);
+  assert.match(page.url(), /prefix=%3E%3E/);
+  await page.close();
+});
