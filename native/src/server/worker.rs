@@ -360,6 +360,11 @@ impl Worker {
         self.accept_queue.clear();
         self.udp_queue.clear();
         self.backoff_until = None;
+        tracing::info!(
+            "worker {}: stopped accepting; draining {} connections",
+            self.index,
+            self.tcp.registry().len()
+        );
         self.tcp.shutdown(registry, now);
     }
 

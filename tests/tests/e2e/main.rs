@@ -1,0 +1,12 @@
+//! reverb end to end: the real binary on loopback, one module per feature. Every server
+//! listens on port 0 and says which port it got; every wait is for a readiness, a log
+//! line or a close, with a 10 s safety net.
+
+mod cli;
+mod closing;
+mod faults;
+mod modes;
+mod signals;
+mod support;
+mod timers;
+mod udp;
