@@ -96,7 +96,7 @@ function stages(c) {
     : '<p class="empty">no frame yet</p>';
   const clientEnd = c.reset ? '<p class="note bad">connection reset by peer</p>' : c.eof ? '<p class="note">end-of-stream (server FIN)</p>' : '';
   const partial = partialLen ? `partial frame: ${partialLen} B, waiting for its newline` : '';
-  const coreCap = core ? `<p class="note">capacity ${core.receive_capacity > 1e9 ? '∞ (lingering)' : `${core.receive_capacity} B`} of ${core.input_capacity}</p>` : '';
+  const coreCap = core ? `<p class="note">takes ${core.receive_capacity > 1e9 ? 'anything (lingering: discarded)' : `${core.receive_capacity} B`} now</p>` : '';
   return `
   <div class="row" aria-label="client to server">
     ${stage(1, 'client wrote', byteView(wrote, { frameEnds: lineEnds(wrote), pendingFrom: c.wrote.length, label: 'client wrote', stage: 'wrote' }), c.pending.length ? `<span class="pend">${c.pending.length} B not yet taken by the kernel</span>` : c.halfClosed ? 'write side shut (FIN)' : '')}
@@ -105,10 +105,10 @@ function stages(c) {
     <span class="arrow" aria-hidden="true">→</span>
     ${stage(3, 'reads', reads)}
     <span class="arrow" aria-hidden="true">→</span>
-    ${stage(4, 'core input', byteView(input, { partialFrom: partialLen ? input.length - partialLen : null, frameEnds: lineEnds(input), label: 'core input', stage: 'input' }), (partial ? `<span class="partial-l">${partial}</span>` : '') + coreCap)}
+    ${stage(4, 'core input', (core ? gauge({ used: input.length, cap: core.input_capacity, label: 'core input buffer' }) : '') + byteView(input, { partialFrom: partialLen ? input.length - partialLen : null, frameEnds: lineEnds(input), label: 'core input', stage: 'input' }), (partial ? `<span class="partial-l">${partial}</span>` : '') + coreCap)}
   </div>
   <div class="row" aria-label="server to client">
-    ${stage(5, 'frames echoed', frames, core ? `${core.counters.frames} frames so far` : '')}
+    ${stage(5, 'frames echoed', frames, core ? `${core.counters.frames} frame${core.counters.frames === 1 ? '' : 's'} so far` : '')}
     <span class="arrow" aria-hidden="true">→</span>
     ${stage(6, 'core output queue', (core ? gauge({ used: out.length, cap: Math.max(core.high_watermark + core.low_watermark, out.length), low: core.low_watermark, high: core.high_watermark, label: 'output queue' }) : '') + byteView(out, { frameEnds: core?.frame_ends ?? [], label: 'output queue', stage: 'output' }))}
     <span class="arrow" aria-hidden="true">→</span>
