@@ -4,7 +4,7 @@
 //! for signals and for the workers to finish.
 //!
 //! Threads share nothing on the hot path: a connection lives and dies on the thread that
-//! accepted it. The only shared state is [`Control`]: a stop flag and the process-wide
+//! accepted it. The only shared state is `Control`: a stop flag and the process-wide
 //! connection count behind `--max-connections`, touched once per accept and release.
 
 mod signals;
