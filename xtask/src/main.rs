@@ -222,6 +222,15 @@ mod tests {
     }
 
     #[test]
+    fn a_module_importing_from_env_is_refused_by_name() {
+        let path = env::temp_dir().join(format!("xtask-env-{}.wasm", std::process::id()));
+        fs::write(&path, imports::tests::module_with_imports()).unwrap();
+        let err = check_no_env_imports(&path).unwrap_err();
+        fs::remove_file(&path).unwrap();
+        assert!(err.contains("imports from `env`: clock"), "{err}");
+    }
+
+    #[test]
     fn wasm_is_served_as_wasm() {
         assert_eq!(mime_type(Path::new("a/b_bg.wasm")), "application/wasm");
     }
