@@ -52,6 +52,15 @@ test('the page boots with no console errors and fits 1280 px', async () => {
   await page.close();
 });
 
+test('reduced motion turns transitions off', async () => {
+  const { page } = await open('');
+  const duration = () => page.evaluate(() => getComputedStyle(document.querySelector('.fill')).transitionDuration);
+  assert.notEqual(await duration(), '0s');
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  assert.equal(await duration(), '0s');
+  await page.close();
+});
+
 for (const preset of PRESETS) {
   test(`preset "${preset.key}" runs and shows its bytes`, async () => {
     const { page, problems } = await open(`?preset=${preset.key}&seed=1`);
