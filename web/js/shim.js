@@ -121,6 +121,8 @@ export class Simulation {
       wrote: [],
       pending: [],
       got: [],
+      /** Every byte the server wrote to this socket, for checks that nothing is lost. */
+      sent: [],
       rx: new Pipe(this.sim.rx_cap),
       tx: new Pipe(this.sim.tx_cap),
       blocked: false,
@@ -358,10 +360,15 @@ export class Simulation {
           const len = out.bytes.length;
           const n = Math.min(len, c.tx.room());
           if (n > 0) {
-            c.tx.inflight.push({ at: this.arrival(c.tx), bytes: Array.from(out.bytes.subarray(0, n)) });
+            const bytes = Array.from(out.bytes.subarray(0, n));
+            c.tx.inflight.push({ at: this.arrival(c.tx), bytes });
+            c.sent.push(...bytes);
           }
           this.engine.input(c.id, this.now, { kind: 'written', n });
           if (n < len) c.blocked = true;
+          // The registry forgets a connection at its release, so keep what it looked like
+          // after each write: the last view of a released connection is then up to date.
+          c.snapshot = this.engine.snapshot(c.id) ?? c.snapshot;
           this.log(c, 'write', `write ${n} of ${len}${n < len ? ': short, socket full → wait for writable' : ''}`, n);
           break;
         }
