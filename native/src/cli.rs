@@ -26,13 +26,20 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// More log output: -v debug, -vv trace (RUST_LOG overrides) [default: info]
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 900)]
     pub verbose: u8,
     /// Less log output: -q warnings only, -qq errors only
-    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        action = clap::ArgAction::Count,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 901
+    )]
     pub quiet: u8,
     /// Log line format on stderr
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, display_order = 902)]
     pub log_format: LogFormat,
 }
 
@@ -47,6 +54,12 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve echo over TCP (and UDP with --udp) until SIGINT or SIGTERM
+    #[command(
+        after_help = "Durations: 500ms, 30s, 2m, 1h. Sizes: 4096, 64KiB, 1MiB (K/M/G are \
+                            1024-based, KB/MB/GB 1000-based).\n\
+                            Logs go to stderr (RUST_LOG=reverb=debug overrides -v/-q); \
+                            the listening lines and the final summary go to stdout."
+    )]
     Serve(Box<ServeArgs>),
     /// Send each line of stdin to a server and print what comes back
     Client(ClientArgs),
@@ -55,11 +68,9 @@ pub enum Command {
 /// How input is cut into frames (the core's [`Framing`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
-    /// Echo every byte as it arrives (RFC 862)
+    // No doc comments on the values: clap would turn `--help` into its long form.
     Raw,
-    /// Echo each line, prefix and suffix around it
     Line,
-    /// Hold every line until the quit word, then echo all of it and close
     Collect,
 }
 
@@ -87,7 +98,7 @@ pub struct ServeArgs {
     /// UDP address to echo datagrams on; repeat for several [default: none]
     #[arg(long, value_name = "ADDR")]
     pub udp: Vec<SocketAddr>,
-    /// Framing: raw echoes bytes, line echoes lines, collect echoes all at the quit word
+    /// raw: every byte as read; line: each line; collect: all lines at the quit word
     #[arg(long, value_enum, default_value_t = Mode::Line)]
     pub mode: Mode,
     /// Bytes before every echoed frame; escapes \n \r \t \0 \\ \xHH [default: none]

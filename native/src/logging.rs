@@ -8,12 +8,14 @@ use std::io::IsTerminal;
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
-/// How log lines look.
+/// How log lines look: `text` (one readable line per event) or `json` (one object per
+/// line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// One human-readable line per event
+    // One human-readable line per event. (Plain comments: a doc comment here would
+    // turn `--help` into clap's long form.)
     Text,
-    /// One JSON object per line
+    // One JSON object per line.
     Json,
 }
 

@@ -173,3 +173,39 @@ fn the_client_reports_a_refused_connection() {
         "{err}"
     );
 }
+
+#[test]
+fn json_logs_carry_the_connection_fields() {
+    let server = Server::start(&["--log-format", "json"]);
+    let mut client = server.connect();
+    client.roundtrip(b"hello\n", b"hello\n");
+    client.finish();
+    assert_eq!(client.read_to_end().unwrap(), b"");
+    let line = server.await_log(&["\"message\":\"connection closed\""]);
+    for field in [
+        "\"level\":\"INFO\"",
+        &format!("\"peer\":\"{}\"", client.local_addr()),
+        "\"bytes_in\":6",
+        "\"bytes_out\":6",
+        "\"frames\":1",
+        "\"duration_ms\":",
+        "\"reason\":\"peer closed\"",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
+}
+
+#[test]
+fn quiet_logs_only_warnings() {
+    let server = Server::start(&["-q", "--fault-word", "boom"]);
+    let mut client = server.connect();
+    client.roundtrip(b"hello\n", b"hello\n");
+    client.send(b"boom\n");
+    assert_eq!(client.read_until_closed(), b"");
+    server.await_log(&["WARN", "fault word"]);
+    assert!(
+        !server.log().contains("connection opened"),
+        "{}",
+        server.log()
+    );
+}

@@ -108,3 +108,20 @@ fn garbage_on_many_connections_never_stops_the_server() {
     }
     server.connect().roundtrip(b"still here\n", b"still here\n");
 }
+
+#[test]
+fn a_client_that_resets_mid_echo_touches_no_other_connection() {
+    let server = Server::start(&["--mode", "raw", "--threads", "1"]);
+    let mut bystander = server.connect();
+    bystander.roundtrip(b"before", b"before");
+    let mut rude = server.connect();
+    let rude_addr = rude.local_addr();
+    // Closing a socket with unread echo in its receive buffer makes the kernel send a
+    // reset: the server meets it mid-write.
+    rude.send(&vec![b'r'; 512 * 1024]);
+    assert_eq!(rude.recv(1), b"r");
+    drop(rude);
+    let line = server.await_log(&["connection closed", "reason=reset"]);
+    assert!(line.contains(&rude_addr.to_string()), "{line}");
+    bystander.roundtrip(b"after", b"after");
+}
