@@ -155,6 +155,60 @@ pub fn write_until_blocked<W: Write>(sink: &mut W, bytes: &[u8]) -> WriteOutcome
     }
 }
 
+/// The readiness a socket is registered for, kept beside it so the selector is told
+/// only when it changes (one `epoll_ctl` per change, none per event).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Registration {
+    current: Option<mio::Interest>,
+}
+
+impl Registration {
+    /// A socket already registered with `interest`.
+    pub fn registered(interest: mio::Interest) -> Self {
+        Registration {
+            current: Some(interest),
+        }
+    }
+
+    /// What is registered now (`None`: not registered).
+    pub fn current(&self) -> Option<mio::Interest> {
+        self.current
+    }
+
+    /// The interest for "wants to read" and "wants to write"; `None` when neither.
+    pub fn interest(readable: bool, writable: bool) -> Option<mio::Interest> {
+        match (readable, writable) {
+            (true, true) => Some(mio::Interest::READABLE | mio::Interest::WRITABLE),
+            (true, false) => Some(mio::Interest::READABLE),
+            (false, true) => Some(mio::Interest::WRITABLE),
+            (false, false) => None,
+        }
+    }
+
+    /// Registers, re-registers or deregisters `source` so that it is registered for
+    /// `want`. Does nothing when that is already so. On error the socket counts as not
+    /// registered.
+    pub fn update<S: mio::event::Source + ?Sized>(
+        &mut self,
+        selector: &mio::Registry,
+        source: &mut S,
+        token: mio::Token,
+        want: Option<mio::Interest>,
+    ) -> io::Result<()> {
+        if want == self.current {
+            return Ok(());
+        }
+        let result = match (self.current, want) {
+            (None, Some(want)) => selector.register(source, token, want),
+            (Some(_), Some(want)) => selector.reregister(source, token, want),
+            (Some(_), None) => selector.deregister(source),
+            (None, None) => Ok(()),
+        };
+        self.current = if result.is_ok() { want } else { None };
+        result
+    }
+}
+
 /// How an `accept` error is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcceptError {

@@ -19,7 +19,7 @@ use reverb_core::{
 };
 
 use super::Control;
-use crate::net::{read_once, write_until_blocked, ReadOutcome};
+use crate::net::{read_once, write_until_blocked, ReadOutcome, Registration};
 
 /// Reads per readiness event before the connection goes to the back of the queue: with
 /// 64 KiB reads, one firehose client moves 1 MiB per turn and then lets the others go.
@@ -43,8 +43,8 @@ struct Conn {
     id: ConnId,
     stream: TcpStream,
     peer: SocketAddr,
-    /// What is registered with the selector now (`None`: not registered).
-    interest: Option<Interest>,
+    /// What is registered with the selector now.
+    registration: Registration,
     opened: Instant,
     /// `worker/n` for logs: the n-th connection of that worker.
     name: String,
@@ -146,7 +146,7 @@ impl Connections {
             id,
             stream,
             peer,
-            interest: Some(interest),
+            registration: Registration::registered(interest),
             opened: now,
             name,
             counters: Counters::default(),
@@ -155,7 +155,7 @@ impl Connections {
         if let Err(e) = registered {
             tracing::warn!(%peer, error = %e, "cannot register connection");
             if let Some(conn) = self.conns[index].as_mut() {
-                conn.interest = None;
+                conn.registration = Registration::default();
             }
             self.input(id, now, Input::Reset);
             self.drain(selector, id, now);
@@ -355,28 +355,15 @@ impl Connections {
         let Some(core) = self.registry.get(id) else {
             return;
         };
-        let readable = (core.receive_capacity() > 0).then_some(Interest::READABLE);
-        let writable = core.wants_write().then_some(Interest::WRITABLE);
-        let want = match (readable, writable) {
-            (Some(r), Some(w)) => Some(r | w),
-            (r, w) => r.or(w),
-        };
+        let want = Registration::interest(core.receive_capacity() > 0, core.wants_write());
         let Some(conn) = self.conn_mut(id) else {
             return;
         };
-        if want == conn.interest {
-            return;
-        }
-        let result = match (conn.interest, want) {
-            (None, Some(want)) => selector.register(&mut conn.stream, token(id), want),
-            (Some(_), Some(want)) => selector.reregister(&mut conn.stream, token(id), want),
-            (Some(_), None) => selector.deregister(&mut conn.stream),
-            (None, None) => Ok(()),
-        };
-        conn.interest = want;
+        let result = conn
+            .registration
+            .update(selector, &mut conn.stream, token(id), want);
         if let Err(e) = result {
             tracing::warn!(peer = %conn.peer, error = %e, "cannot update readiness interest");
-            conn.interest = None;
             let _ = selector.deregister(&mut conn.stream);
             self.input(id, now, Input::Reset);
             self.drain(selector, id, now);
@@ -388,7 +375,7 @@ impl Connections {
         let Some(mut conn) = self.conns[id.index() as usize].take() else {
             return;
         };
-        if conn.interest.is_some() {
+        if conn.registration.current().is_some() {
             let _ = selector.deregister(&mut conn.stream);
         }
         self.control.live.fetch_sub(1, Ordering::AcqRel);

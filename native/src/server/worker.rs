@@ -393,3 +393,29 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::MAX_CONNECTIONS_LIMIT;
+    use reverb_core::ConnId;
+
+    #[test]
+    fn reserved_tokens_never_name_a_connection() {
+        assert!(matches!(source(WAKER), Source::Waker));
+        assert!(matches!(
+            source(Token(LISTENER_BASE + 3)),
+            Source::Listener(3)
+        ));
+        assert!(matches!(source(Token(UDP_BASE + 2)), Source::Udp(2)));
+        // The largest slot index any connection can have, at any generation.
+        let last = (MAX_CONNECTIONS_LIMIT - 1) as u64;
+        for generation in [0u64, 1, u64::from(u32::MAX)] {
+            let id = ConnId::from_bits(generation << 32 | last);
+            assert!(matches!(
+                source(super::super::tcp::token(id)),
+                Source::Connection
+            ));
+        }
+    }
+}
