@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 /// never how a test waits for something.
 pub(crate) const LIMIT: Duration = Duration::from_secs(10);
 
-/// The `reverb` binary next to this test executable, built on first use if missing.
+/// The `reverb` binary next to this test executable. Under cargo it is (re)built first,
+/// so a suite run after editing `native/` never tests a stale binary; the build is a
+/// no-op when it is fresh.
 pub(crate) fn binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
@@ -23,10 +25,10 @@ pub(crate) fn binary() -> PathBuf {
             // target/debug/deps/e2e-hash -> target/debug/reverb
             let dir = exe.parent().and_then(|p| p.parent()).expect("target dir");
             let path = dir.join(format!("reverb{}", std::env::consts::EXE_SUFFIX));
-            if !path.exists() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-                let status = Command::new(cargo)
-                    .args(["build", "-p", "reverb", "--bin", "reverb"])
+            let cargo = std::env::var("CARGO").ok();
+            if cargo.is_some() || !path.exists() {
+                let status = Command::new(cargo.as_deref().unwrap_or("cargo"))
+                    .args(["build", "--quiet", "-p", "reverb", "--bin", "reverb"])
                     .status()
                     .expect("run cargo build");
                 assert!(status.success(), "cargo build -p reverb failed");
