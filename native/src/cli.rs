@@ -18,6 +18,14 @@ use crate::units::{
 /// descriptors than any system hands one process.
 pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 24;
 
+/// Most event loop threads: far more than cores on any machine this serves from; beyond
+/// it a typo (`--threads 10000`) would only cost memory and startup time.
+pub const MAX_THREADS: usize = 256;
+
+/// Largest `--read-size`: one buffer of this size per thread; larger reads gain nothing
+/// once they exceed the socket buffer.
+pub const MAX_READ_SIZE: usize = 16 << 20;
+
 /// A TCP/UDP echo server, and a client for it.
 #[derive(Debug, Parser)]
 #[command(name = "reverb", version, about, propagate_version = true)]
@@ -209,11 +217,16 @@ impl ServeArgs {
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
-        if threads == 0 {
-            return Err(UsageError::Driver("threads must be at least 1".into()));
+        if threads == 0 || threads > MAX_THREADS {
+            return Err(UsageError::Driver(format!(
+                "threads must be between 1 and {MAX_THREADS}"
+            )));
         }
-        if self.read_size == 0 {
-            return Err(UsageError::Driver("read size must be at least 1".into()));
+        if self.read_size == 0 || self.read_size > MAX_READ_SIZE {
+            return Err(UsageError::Driver(format!(
+                "read size must be between 1 byte and 16MiB, not {}",
+                self.read_size
+            )));
         }
         if self.max_connections > MAX_CONNECTIONS_LIMIT {
             return Err(UsageError::Driver(format!(

@@ -36,6 +36,40 @@ impl Clock {
     }
 }
 
+/// Lets a repeated warning through at most once per interval and counts the rest, so a
+/// flood of the same failure cannot flood the log.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimit {
+    /// At most one message per `interval`.
+    pub const fn new(interval: Duration) -> Self {
+        RateLimit {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(n)` when a message may be logged now, `n` being how many were suppressed
+    /// since the last one; `None` when this one is suppressed.
+    pub fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_since(last) < self.interval)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +86,16 @@ mod tests {
             .timeout_until(Some(Instant::from_millis(60_000)))
             .unwrap();
         assert!(later > Duration::from_secs(59));
+    }
+
+    #[test]
+    fn a_rate_limit_counts_what_it_suppresses() {
+        let mut limit = RateLimit::new(Duration::from_secs(1));
+        let at = Instant::from_millis;
+        assert_eq!(limit.allow(at(0)), Some(0));
+        assert_eq!(limit.allow(at(10)), None);
+        assert_eq!(limit.allow(at(999)), None);
+        assert_eq!(limit.allow(at(1000)), Some(2));
+        assert_eq!(limit.allow(at(1500)), None);
     }
 }

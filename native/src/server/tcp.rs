@@ -19,6 +19,7 @@ use reverb_core::{
 };
 
 use super::Control;
+use crate::clock::RateLimit;
 use crate::net::{read_once, write_until_blocked, ReadOutcome, Registration};
 
 /// Reads per readiness event before the connection goes to the back of the queue: with
@@ -69,6 +70,7 @@ pub(crate) struct Connections {
     worker: usize,
     /// Connections closed at once because `--max-connections` were open.
     pub(crate) refused: u64,
+    full_warning: RateLimit,
 }
 
 impl Connections {
@@ -86,6 +88,7 @@ impl Connections {
             control,
             worker,
             refused: 0,
+            full_warning: RateLimit::new(super::worker::WARN_INTERVAL),
         }
     }
 
@@ -118,7 +121,9 @@ impl Connections {
         if self.control.live.fetch_add(1, Ordering::AcqRel) >= max {
             self.control.live.fetch_sub(1, Ordering::AcqRel);
             self.refused += 1;
-            tracing::debug!(%peer, "connection refused: {}", RegistryError::Full(max));
+            if let Some(suppressed) = self.full_warning.allow(now) {
+                tracing::warn!(%peer, suppressed, "{}: closing new connections", RegistryError::Full(max));
+            }
             return;
         }
         let id = match self.registry.accept(now) {

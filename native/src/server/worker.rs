@@ -15,7 +15,7 @@ use reverb_core::Instant;
 use super::tcp::Connections;
 use super::udp::{Drained, UdpEcho};
 use super::{Control, ServerOptions, WorkerSockets};
-use crate::clock::Clock;
+use crate::clock::{Clock, RateLimit};
 use crate::net::{classify_accept_error, AcceptError};
 
 /// Readiness events taken per poll.
@@ -31,8 +31,8 @@ const ACCEPT_BUDGET: usize = 64;
 const BACKOFF_MIN: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// At most one "out of descriptors" warning per this interval; the rest are counted.
-const WARN_INTERVAL: Duration = Duration::from_secs(1);
+/// At most one warning of a kind per this interval; the rest are counted.
+pub(crate) const WARN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// After the shutdown timeout the core has released every connection; this much more is
 /// allowed before the loop gives up on its own, as a last line of defence against a hang.
@@ -146,8 +146,7 @@ pub(crate) struct Worker {
     /// While out of descriptors: when to try accepting again, and the next wait.
     backoff_until: Option<Instant>,
     backoff: Duration,
-    last_warning: Option<Instant>,
-    suppressed_warnings: u64,
+    exhausted_warning: RateLimit,
     stopping_since: Option<Instant>,
     shutdown_timeout: Duration,
     udp_totals: (u64, u64),
@@ -191,8 +190,7 @@ impl Worker {
             udp_queue: Vec::new(),
             backoff_until: None,
             backoff: BACKOFF_MIN,
-            last_warning: None,
-            suppressed_warnings: 0,
+            exhausted_warning: RateLimit::new(WARN_INTERVAL),
             stopping_since: None,
             shutdown_timeout: options.config.shutdown_timeout,
             udp_totals: (0, 0),
@@ -315,21 +313,14 @@ impl Worker {
     }
 
     fn warn_exhausted(&mut self, error: &io::Error, now: Instant) {
-        let due = self
-            .last_warning
-            .is_none_or(|last| now.saturating_since(last) >= WARN_INTERVAL);
-        if !due {
-            self.suppressed_warnings += 1;
-            return;
+        if let Some(suppressed) = self.exhausted_warning.allow(now) {
+            tracing::warn!(
+                error = %error,
+                retry_in_ms = self.backoff.as_millis() as u64,
+                suppressed,
+                "cannot accept: out of descriptors or memory; pending connections wait"
+            );
         }
-        tracing::warn!(
-            error = %error,
-            retry_in_ms = self.backoff.as_millis() as u64,
-            suppressed = self.suppressed_warnings,
-            "cannot accept: out of descriptors or memory; pending connections wait"
-        );
-        self.last_warning = Some(now);
-        self.suppressed_warnings = 0;
     }
 
     fn receive(&mut self, i: usize) {

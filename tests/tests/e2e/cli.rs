@@ -77,7 +77,11 @@ fn invalid_settings_exit_2_with_one_line_and_no_backtrace() {
         ),
         (
             &["--threads", "0"],
-            "reverb: error: threads must be at least 1",
+            "reverb: error: threads must be between 1 and 256",
+        ),
+        (
+            &["--read-size", "0"],
+            "reverb: error: read size must be between 1 byte and 16MiB, not 0",
         ),
     ];
     for (args, expected) in cases {

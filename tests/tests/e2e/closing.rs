@@ -61,6 +61,11 @@ fn connections_beyond_the_limit_are_closed_at_once_and_counted() {
             "a third connection was served"
         );
     }
+    // Logged once (rate-limited), not per refusal.
+    server.await_log(&[
+        "WARN",
+        "connection limit reached (2): closing new connections",
+    ]);
     // A freed slot is usable again.
     first.finish();
     assert_eq!(first.read_to_end().unwrap(), b"");
@@ -72,4 +77,10 @@ fn connections_beyond_the_limit_are_closed_at_once_and_counted() {
     let (status, out) = server.wait_exit();
     assert!(status.success());
     assert!(out.contains(", 3 refused,"), "{out}");
+    let warnings = server.log().matches("connection limit reached").count();
+    assert!(
+        warnings <= 2,
+        "one warning per thread per second at most:\n{}",
+        server.log()
+    );
 }
