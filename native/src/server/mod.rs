@@ -8,11 +8,11 @@
 //! connection count behind `--max-connections`, touched once per accept and release.
 
 mod signals;
+mod stats;
 mod tcp;
 mod udp;
 mod worker;
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -24,7 +24,7 @@ use socket2::Type;
 
 use crate::net::{self, Sharing};
 
-pub use worker::WorkerStats;
+pub use stats::{Summary, WorkerStats};
 
 /// What `reverb serve` runs with, after the command line was checked.
 #[derive(Debug, Clone)]
@@ -221,43 +221,5 @@ impl Server {
         }
         summary.signal = watch.signal_name();
         Ok(summary)
-    }
-}
-
-/// What a server did, over all its threads.
-#[derive(Debug, Default, Clone)]
-pub struct Summary {
-    /// Worker statistics, summed.
-    pub stats: WorkerStats,
-    /// The signal that stopped the server, if one did.
-    pub signal: Option<&'static str>,
-}
-
-impl Summary {
-    fn add(&mut self, stats: &WorkerStats) {
-        self.stats += *stats;
-    }
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.stats;
-        write!(
-            f,
-            "stopped{}: {} connections ({} graceful, {} faults, {} peer errors, {} timed out, \
-             {} reset), {} refused, {} bytes in, {} bytes out, {} datagrams echoed, {} dropped",
-            self.signal.map(|s| format!(" by {s}")).unwrap_or_default(),
-            s.closed,
-            s.graceful,
-            s.faults,
-            s.peer_errors,
-            s.timeouts,
-            s.resets,
-            s.refused,
-            s.bytes_in,
-            s.bytes_out,
-            s.datagrams_echoed,
-            s.datagrams_dropped,
-        )
     }
 }

@@ -3,7 +3,6 @@
 //! idle.
 
 use std::io;
-use std::ops::AddAssign;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +11,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use reverb_core::Instant;
 
+use super::stats::WorkerStats;
 use super::tcp::Connections;
 use super::udp::{Drained, UdpEcho};
 use super::{Control, ServerOptions, WorkerSockets};
@@ -59,55 +59,6 @@ fn source(token: Token) -> Source {
         t if (LISTENER_BASE..UDP_BASE).contains(&t) => Source::Listener(t - LISTENER_BASE),
         t if (UDP_BASE..WAKER.0).contains(&t) => Source::Udp(t - UDP_BASE),
         _ => Source::Connection,
-    }
-}
-
-/// Counters of one worker (or, summed, of the whole server).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct WorkerStats {
-    /// Connections accepted into a registry.
-    pub accepted: u64,
-    /// Connections closed at once: limit reached or shutting down.
-    pub refused: u64,
-    /// Connections closed after being served.
-    pub closed: u64,
-    /// …gracefully.
-    pub graceful: u64,
-    /// …by the fault word.
-    pub faults: u64,
-    /// …by another peer error.
-    pub peer_errors: u64,
-    /// …by a timer.
-    pub timeouts: u64,
-    /// …by a transport failure.
-    pub resets: u64,
-    /// Bytes taken from TCP peers.
-    pub bytes_in: u64,
-    /// Bytes written to TCP peers.
-    pub bytes_out: u64,
-    /// Frames echoed over TCP.
-    pub frames: u64,
-    /// UDP datagrams answered.
-    pub datagrams_echoed: u64,
-    /// UDP datagrams not answered (too large, or the socket was full).
-    pub datagrams_dropped: u64,
-}
-
-impl AddAssign for WorkerStats {
-    fn add_assign(&mut self, o: WorkerStats) {
-        self.accepted += o.accepted;
-        self.refused += o.refused;
-        self.closed += o.closed;
-        self.graceful += o.graceful;
-        self.faults += o.faults;
-        self.peer_errors += o.peer_errors;
-        self.timeouts += o.timeouts;
-        self.resets += o.resets;
-        self.bytes_in += o.bytes_in;
-        self.bytes_out += o.bytes_out;
-        self.frames += o.frames;
-        self.datagrams_echoed += o.datagrams_echoed;
-        self.datagrams_dropped += o.datagrams_dropped;
     }
 }
 
