@@ -134,3 +134,18 @@ test('the config lives in the URL and a bad config shows the core\'s message', a
   assert.match(page.url(), /prefix=%3E%3E/);
   await page.close();
 });
+
+test('collect mode, set in the URL, holds the echo until the quit word', async () => {
+  const { page, problems } = await open('?preset=one-line&seed=1&framing=collect');
+  const line = '.conn[data-cid="0"] input[name="line"]';
+  await page.click('#finish');
+  assert.equal(await stageText(page, 0, 'collected'), 'hello\n');
+  assert.equal(await stageText(page, 0, 'got'), '');
+  await page.fill(line, 'quit');
+  await page.press(line, 'Enter');
+  await page.click('#finish');
+  assert.equal(await stageText(page, 0, 'got'), 'hello\nquit\n');
+  assert.match(await page.textContent('.conn[data-cid="0"] .phase'), /collect complete/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});

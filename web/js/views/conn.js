@@ -74,6 +74,13 @@ function stage(n, title, body, note = '') {
   return `<section class="stage" aria-label="${esc(title)}"><h4><b>${n}</b> ${esc(title)}</h4>${body}${note ? `<p class="note">${note}</p>` : ''}</section>`;
 }
 
+/** `collect` framing: the echo the core holds until the quit word. */
+function collected(core) {
+  if (!core || core.framing !== 'collect') return '';
+  const held = core.collected;
+  return `<p class="note">collected, held until the quit word (${held.length} B):</p>${byteView(held, { frameEnds: lineEnds(held), label: 'collected echo', stage: 'collected' })}`;
+}
+
 function stages(c) {
   const wrote = [...c.wrote, ...c.pending];
   const core = c.core;
@@ -105,7 +112,7 @@ function stages(c) {
     <span class="arrow" aria-hidden="true">→</span>
     ${stage(3, 'reads', reads)}
     <span class="arrow" aria-hidden="true">→</span>
-    ${stage(4, 'core input', (core ? gauge({ used: input.length, cap: core.input_capacity, label: 'core input buffer' }) : '') + byteView(input, { partialFrom: partialLen ? input.length - partialLen : null, frameEnds: lineEnds(input), label: 'core input', stage: 'input' }), (partial ? `<span class="partial-l">${partial}</span>` : '') + coreCap)}
+    ${stage(4, 'core input', (core ? gauge({ used: input.length, cap: core.input_capacity, label: 'core input buffer' }) : '') + byteView(input, { partialFrom: partialLen ? input.length - partialLen : null, frameEnds: lineEnds(input), label: 'core input', stage: 'input' }), (partial ? `<span class="partial-l">${partial}</span>` : '') + coreCap + collected(core))}
   </div>
   <div class="row" aria-label="server to client">
     ${stage(5, 'frames echoed', frames, core ? `${core.counters.frames} frame${core.counters.frames === 1 ? '' : 's'} so far` : '')}
