@@ -51,6 +51,18 @@ fn an_address_in_use_is_a_clear_error() {
 }
 
 #[test]
+fn a_udp_address_in_use_is_a_clear_error_too() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (status, _, err) = run(&["serve", "-l", "127.0.0.1:0", "--udp", &addr], b"");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("reverb: error: cannot listen on udp://{addr}: address already in use")
+    );
+}
+
+#[test]
 fn a_second_reverb_on_the_same_port_is_refused_despite_so_reuseport() {
     let first = Server::start(&["--threads", "2"]);
     let addr = first.addr.to_string();
