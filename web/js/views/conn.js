@@ -21,13 +21,15 @@ export function connCard(cid, name, actions) {
       <h3>${esc(name)}</h3>
       <span class="phase" data-role="phase"></span>
       <span class="badges" data-role="badges"></span>
-      <form class="say" data-role="say">
-        <label><span class="sr">Line for ${esc(name)}</span><input name="line" autocomplete="off" placeholder="type a line, Enter sends it" maxlength="200"></label>
-        <button type="submit">Send</button>
-      </form>
-      <button type="button" data-role="reading" aria-pressed="false">Stop reading</button>
-      <button type="button" data-role="halfclose">Half-close</button>
-      <button type="button" data-role="abort" title="Close abruptly (RST)">Remove</button>
+      <div class="ctl">
+        <form class="say" data-role="say">
+          <label><span class="sr">Line for ${esc(name)}</span><input name="line" autocomplete="off" placeholder="type a line, Enter sends it" maxlength="200"></label>
+          <button type="submit">Send</button>
+        </form>
+        <button type="button" data-role="reading" aria-pressed="false">Stop reading</button>
+        <button type="button" data-role="halfclose">Half-close</button>
+        <button type="button" data-role="abort" title="Close abruptly (RST)">Remove</button>
+      </div>
     </header>
     <div class="stages" data-role="stages"></div>`;
   const $ = (role) => el.querySelector(`[data-role="${role}"]`);
@@ -57,6 +59,13 @@ export function connCard(cid, name, actions) {
     if (c.core?.reading_paused) badges += '<span class="badge warn" data-badge="paused">‖ reading paused</span>';
     if (c.blocked) badges += '<span class="badge warn" data-badge="blocked">✕ write blocked</span>';
     if (!c.reading) badges += '<span class="badge warn" data-badge="client-stopped">client not reading</span>';
+    if (!c.released && c.core) {
+      for (const [timer, at] of Object.entries(c.core.deadlines)) {
+        if (at !== null && at !== undefined) {
+          badges += `<span class="badge timer" data-badge="timer-${timer}" title="running timer: fires at ${at} ms">timer: ${timer.replace('_', ' ')} at ${at} ms</span>`;
+        }
+      }
+    }
     $('badges').innerHTML = badges;
     const reading = $('reading');
     reading.setAttribute('aria-pressed', String(!c.reading));

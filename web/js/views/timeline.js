@@ -44,6 +44,24 @@ function marks(ticks, upto) {
   return out;
 }
 
+/** Spans where a connection's reading was paused by backpressure: [{cid, from, to}]. */
+function pausedSpans(ticks, upto) {
+  const open = new Map();
+  const spans = [];
+  for (const t of ticks.slice(0, upto + 1)) {
+    for (const n of t.notes) {
+      if (n.event === 'read_paused') open.set(n.cid, t.t);
+      if ((n.event === 'read_resumed' || n.kind === 'release') && open.has(n.cid)) {
+        spans.push({ cid: n.cid, from: open.get(n.cid), to: t.t });
+        open.delete(n.cid);
+      }
+    }
+  }
+  const end = ticks[upto]?.t ?? 0;
+  for (const [cid, from] of open) spans.push({ cid, from, to: end, open: true });
+  return spans;
+}
+
 export function renderTimeline(el, ticks, names, current) {
   const ms = marks(ticks, current);
   const end = Math.max(100, ticks.at(-1)?.t ?? 0);
@@ -59,12 +77,19 @@ export function renderTimeline(el, ticks, names, current) {
   const dots = ms
     .map((m) => `<g><title>${esc(`${m.t} ms: ${m.text}`)}</title>${shape(m.kind, x(m.t).toFixed(1), 28 + m.cid * LANE + LANE / 2 + offsets[m.kind])}</g>`)
     .join('');
+  const bands = pausedSpans(ticks, current)
+    .map((p) => {
+      const y = 28 + p.cid * LANE + 3;
+      const w = Math.max(2, x(p.to) - x(p.from));
+      return `<g><title>${esc(`reading paused ${p.from}–${p.open ? 'now' : `${p.to} ms`}`)}</title><rect class="paused" x="${x(p.from).toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${LANE - 6}"/><text class="paused-l" x="${(x(p.from) + 4).toFixed(1)}" y="${y + 10}">paused</text></g>`;
+    })
+    .join('');
   const now = ticks[current]?.t ?? 0;
   const ticksAxis = [0, 0.25, 0.5, 0.75, 1]
-    .map((f) => `<text class="axis" x="${x(f * end)}" y="${height - 6}" text-anchor="middle">${Math.round(f * end)} ms</text>`)
+    .map((f) => `<text class="axis" x="${x(f * end)}" y="${height - 6}" text-anchor="${f === 1 ? 'end' : f === 0 ? 'start' : 'middle'}">${Math.round(f * end)} ms</text>`)
     .join('');
   const legend = Object.entries(KINDS)
     .map(([k, v], i) => `<g transform="translate(${LEFT + i * 130},10)">${shape(k, 6, 0)}<text class="legend" x="16" y="4">${v.label}</text></g>`)
     .join('');
-  el.innerHTML = `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="Timeline of reads and writes per connection">${legend}${lanes}${dots}<line class="now" x1="${x(now)}" x2="${x(now)}" y1="14" y2="${height - 18}"/>${ticksAxis}</svg>`;
+  el.innerHTML = `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="Timeline of reads and writes per connection">${legend}${lanes}${bands}${dots}<line class="now" x1="${x(now)}" x2="${x(now)}" y1="14" y2="${height - 18}"/>${ticksAxis}</svg>`;
 }
