@@ -156,7 +156,9 @@ function wireControls() {
     render();
   });
   document.addEventListener('keydown', (e) => {
-    if (e.target.closest('input, select, textarea, button') && e.key !== 'Escape') return;
+    // Typing goes to the field; Space on a button presses that button.
+    if (e.target.closest('input, select, textarea')) return;
+    if (e.key === ' ' && e.target.closest('button, summary')) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === ' ') {
       e.preventDefault();

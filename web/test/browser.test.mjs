@@ -88,6 +88,11 @@ test('a frame split across reads shows "read 2 of 2" and the partial frame', asy
   }
   assert.ok(sawPartial, 'the core input shows a partial frame');
   assert.match(await page.textContent('.conn[data-cid="0"] .reads'), /read 2 of 2/);
+  // With focus still on the Step button, the arrow key steps too.
+  const stepNo = async () => Number((await page.textContent('#clock')).match(/step (\d+)/)[1]);
+  const before = await stepNo();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await stepNo(), before + 1);
   await page.close();
 });
 
