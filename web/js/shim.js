@@ -91,6 +91,12 @@ export class Simulation {
   constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [] }) {
     this.config = { ...config, record_frames: true };
     this.sim = { ...SIM_DEFAULTS, ...sim };
+    // A zero-byte read or buffer would stall the loop forever (or spin it on empty reads).
+    for (const key of ['read_size', 'rx_cap', 'tx_cap', 'client_read_size']) {
+      if (!(Number.isInteger(this.sim[key]) && this.sim[key] >= 1)) {
+        throw new Error(`${key.replaceAll('_', ' ')} must be at least 1`);
+      }
+    }
     this.seed = seed >>> 0;
     this.rand = mulberry32(this.seed);
     this.engine = createEngine(this.config);
@@ -309,7 +315,7 @@ export class Simulation {
   }
 
   serverRead(c, k) {
-    this.rr = (this.rr + k + 1) % Math.max(1, this.conns.length);
+    this.rr += k + 1; // the next turn starts after this connection
     if (c.rx.rstArrived) {
       c.resetTaken = true;
       this.engine.input(c.id, this.now, { kind: 'reset' });
@@ -341,7 +347,7 @@ export class Simulation {
   }
 
   serverWritable(c, k) {
-    this.rr = (this.rr + k + 1) % Math.max(1, this.conns.length);
+    this.rr += k + 1;
     c.blocked = false;
     this.engine.input(c.id, this.now, { kind: 'writable' });
     this.drain(c);

@@ -218,3 +218,9 @@ test('random scenarios never break the run-loop contract or a capacity (seeded)'
     }
   }
 });
+
+test('a zero-byte read size or buffer is refused instead of stalling the loop', () => {
+  for (const key of ['read_size', 'rx_cap', 'tx_cap', 'client_read_size']) {
+    assert.throws(() => new Simulation({ createEngine, sim: { [key]: 0 } }), /must be at least 1/);
+  }
+});
