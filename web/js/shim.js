@@ -85,7 +85,8 @@ class Pipe {
  * `engine` is what `createEngine(config)` of engine.js returns; `config` is the core's
  * config (plain object, core field names); `sim` overrides SIM_DEFAULTS; `clients` are
  * specs `{name, script: [{at, send} | {at, stop_reading} | {at, resume_reading} |
- * {at, half_close} | {at, abort}], read_size?}`.
+ * {at, half_close} | {at, abort}]}`, each optionally with its own `client_read_size`,
+ * `latency`, `rx_cap` and `tx_cap` (else the simulation's).
  */
 export class Simulation {
   constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [] }) {
@@ -119,7 +120,8 @@ export class Simulation {
       name,
       id: null,
       refused: null,
-      readSize: spec.read_size ?? this.sim.client_read_size,
+      readSize: spec.client_read_size ?? this.sim.client_read_size,
+      latency: spec.latency ?? this.sim.latency,
       script: (spec.script ?? []).map((a) => ({ ...a, at: a.at ?? 0 })),
       reading: true,
       halfClosed: false,
@@ -129,8 +131,8 @@ export class Simulation {
       got: [],
       /** Every byte the server wrote to this socket, for checks that nothing is lost. */
       sent: [],
-      rx: new Pipe(this.sim.rx_cap),
-      tx: new Pipe(this.sim.tx_cap),
+      rx: new Pipe(spec.rx_cap ?? this.sim.rx_cap),
+      tx: new Pipe(spec.tx_cap ?? this.sim.tx_cap),
       blocked: false,
       reads: [],
       frames: [],
@@ -178,7 +180,7 @@ export class Simulation {
     c.aborted = true;
     c.pending = [];
     c.script = [];
-    c.rx.inflight.push({ at: this.arrival(c.rx), bytes: [], rst: true });
+    c.rx.inflight.push({ at: this.arrival(c, c.rx), bytes: [], rst: true });
   }
 
   // ---- the event loop -------------------------------------------------------------------
@@ -267,8 +269,8 @@ export class Simulation {
     return later.length ? Math.min(...later) : null;
   }
 
-  arrival(pipe) {
-    const at = this.now + this.sim.latency + below(this.rand, this.sim.jitter + 1);
+  arrival(c, pipe) {
+    const at = this.now + c.latency + below(this.rand, this.sim.jitter + 1);
     pipe.lastAt = Math.max(pipe.lastAt, at);
     return pipe.lastAt;
   }
@@ -367,7 +369,7 @@ export class Simulation {
           const n = Math.min(len, c.tx.room());
           if (n > 0) {
             const bytes = Array.from(out.bytes.subarray(0, n));
-            c.tx.inflight.push({ at: this.arrival(c.tx), bytes });
+            c.tx.inflight.push({ at: this.arrival(c, c.tx), bytes });
             c.sent.push(...bytes);
           }
           this.engine.input(c.id, this.now, { kind: 'written', n });
@@ -379,7 +381,7 @@ export class Simulation {
           break;
         }
         case 'close_write':
-          c.tx.inflight.push({ at: this.arrival(c.tx), bytes: [], fin: true });
+          c.tx.inflight.push({ at: this.arrival(c, c.tx), bytes: [], fin: true });
           this.log(c, 'fin', 'core CloseWrite → shutdown(SHUT_WR): FIN sent');
           break;
         case 'release':
@@ -436,7 +438,7 @@ export class Simulation {
     c.rx.buf = [];
     c.rx.inflight = [];
     if (!out.graceful) {
-      c.tx.inflight = [{ at: this.arrival(c.tx), bytes: [], rst: true }];
+      c.tx.inflight = [{ at: this.arrival(c, c.tx), bytes: [], rst: true }];
     }
     this.log(c, 'release', `released: ${out.reason}${out.graceful ? '' : ' (socket reset)'}`);
   }
@@ -470,7 +472,7 @@ export class Simulation {
     const n = Math.min(room, c.pending.length);
     const bytes = c.pending.splice(0, n);
     c.wrote.push(...bytes);
-    c.rx.inflight.push({ at: this.arrival(c.rx), bytes });
+    c.rx.inflight.push({ at: this.arrival(c, c.rx), bytes });
     const short = c.pending.length ? `, ${c.pending.length} B wait: server buffer full` : '';
     return this.record({ kind: 'cwrite', cid: c.cid, n, text: `${c.name} writes ${n} B${short}` });
   }
@@ -478,7 +480,7 @@ export class Simulation {
   clientFin(c) {
     c.halfClosed = true;
     c.halfClosePending = false;
-    c.rx.inflight.push({ at: this.arrival(c.rx), bytes: [], fin: true });
+    c.rx.inflight.push({ at: this.arrival(c, c.rx), bytes: [], fin: true });
     return this.record({ kind: 'cfin', cid: c.cid, text: `${c.name} half-closes: FIN sent` });
   }
 
@@ -498,7 +500,7 @@ export class Simulation {
       if (!c.halfClosed) {
         c.halfClosed = true;
         c.pending = [];
-        c.rx.inflight.push({ at: this.arrival(c.rx), bytes: [], fin: true });
+        c.rx.inflight.push({ at: this.arrival(c, c.rx), bytes: [], fin: true });
         text += ' and closes: FIN sent';
       }
       return this.record({ kind: 'ceof', cid: c.cid, text });

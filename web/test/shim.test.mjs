@@ -224,3 +224,18 @@ test('a zero-byte read size or buffer is refused instead of stalling the loop', 
     assert.throws(() => new Simulation({ createEngine, sim: { [key]: 0 } }), /must be at least 1/);
   }
 });
+
+test('each client can have its own latency and buffers', () => {
+  const sim = new Simulation({
+    createEngine,
+    sim: { read_size: 64, jitter: 0 },
+    clients: [{ latency: 5 }, { latency: 200, tx_cap: 3, client_read_size: 1 }],
+  });
+  sim.send(0, 'a\n');
+  sim.send(1, 'b\n');
+  runToEnd(sim);
+  const gotAt = (cid) => sim.ticks.filter((t) => t.kind === 'cread' && t.cid === cid).map((t) => t.t);
+  assert.deepEqual(gotAt(0), [10], 'there and back at 5 ms each way');
+  assert.deepEqual(gotAt(1), [400, 400], 'one byte per read, 200 ms each way');
+  assert.equal(sim.conns[1].tx.cap, 3);
+});
