@@ -133,6 +133,7 @@ impl Registry {
     }
 
     /// How many bytes the connection takes now (0 for an unknown id). Read at most this.
+    /// While lingering it is `usize::MAX` (2^32 − 1 on wasm32): anything is taken and dropped.
     pub fn receive_capacity(&self, id: f64) -> f64 {
         self.inner
             .get(conn_id(id))
