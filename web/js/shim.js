@@ -320,13 +320,13 @@ export class Simulation {
     this.rr += k + 1; // the next turn starts after this connection
     if (c.rx.rstArrived) {
       c.resetTaken = true;
-      this.engine.input(c.id, this.now, { kind: 'reset' });
+      this.feed(c, { kind: 'reset' });
       this.drain(c);
       return this.record({ kind: 'reset', cid: c.cid, text: 'read: connection reset by peer → core Reset' });
     }
     if (!c.rx.buf.length) {
       c.rx.eofTaken = true;
-      this.engine.input(c.id, this.now, { kind: 'peer_closed' });
+      this.feed(c, { kind: 'peer_closed' });
       c.reads.push({ t: this.now, n: 0, of: this.sim.read_size, bytes: [] });
       trim(c.reads);
       this.drain(c);
@@ -336,33 +336,47 @@ export class Simulation {
     const ask = Math.min(this.sim.read_size, capacity);
     const n = Math.min(ask, c.rx.buf.length);
     const bytes = c.rx.buf.slice(0, n);
-    const taken = this.engine.input(c.id, this.now, { kind: 'received', bytes: Uint8Array.from(bytes) });
+    const taken = this.feed(c, { kind: 'received', bytes: Uint8Array.from(bytes) });
     if (taken !== n) throw new Error(`core took ${taken} of ${n} bytes read within its capacity`);
     c.rx.buf.splice(0, n);
     c.reads.push({ t: this.now, n, of: ask, bytes });
     trim(c.reads);
-    // What the core holds right after the input, before the drain writes it: the frames
-    // this read completed are the last ones in its output queue.
-    const before = this.engine.snapshot(c.id);
-    this.drain(c, before);
+    this.drain(c);
     return this.record({ kind: 'read', cid: c.cid, n, text: `read ${n} of ${ask}: ${printable(bytes)}` });
   }
 
   serverWritable(c, k) {
     this.rr += k + 1;
     c.blocked = false;
-    this.engine.input(c.id, this.now, { kind: 'writable' });
+    this.feed(c, { kind: 'writable' });
     this.drain(c);
     return this.record({ kind: 'writable', cid: c.cid, text: 'socket writable again → core Writable' });
   }
 
+  /**
+   * Feeds one input to the core and notes the frames it queued — echoes, a flushed partial
+   * line, an error line — for the "frames" view: those ending past what was queued before
+   * (less what a `written` input consumed from the front).
+   */
+  feed(c, input) {
+    const before = this.engine.snapshot(c.id)?.output.length ?? 0;
+    const taken = this.engine.input(c.id, this.now, input);
+    const after = this.engine.snapshot(c.id);
+    if (after) {
+      const consumed = input.kind === 'written' ? input.n : 0;
+      for (const f of framesAfter(after, before - consumed)) c.frames.push({ t: this.now, bytes: f });
+      trim(c.frames);
+    }
+    return taken;
+  }
+
   /** Rule 2 of the run loop: after every input, drain the outputs until `timeout`. */
-  drain(c, before = null) {
+  drain(c) {
     for (let i = 0; i < MAX_OUTPUTS_PER_DRAIN; i++) {
       const out = this.engine.poll(c.id);
       switch (out.kind) {
         case 'event':
-          this.onEvent(c, out, before);
+          this.onEvent(c, out);
           break;
         case 'transmit': {
           const len = out.bytes.length;
@@ -372,7 +386,7 @@ export class Simulation {
             c.tx.inflight.push({ at: this.arrival(c, c.tx), bytes });
             c.sent.push(...bytes);
           }
-          this.engine.input(c.id, this.now, { kind: 'written', n });
+          this.feed(c, { kind: 'written', n });
           if (n < len) c.blocked = true;
           // The registry forgets a connection at its release, so keep what it looked like
           // after each write: the last view of a released connection is then up to date.
@@ -398,15 +412,11 @@ export class Simulation {
     throw new Error(`drain of ${c.name} did not reach timeout: livelock`);
   }
 
-  onEvent(c, out, before) {
+  onEvent(c, out) {
     let text;
     switch (out.event) {
       case 'echoed':
         text = `echoed ${out.frames} frame${out.frames === 1 ? '' : 's'} (${out.bytes} B)`;
-        if (before) {
-          for (const f of lastFrames(before, out.frames)) c.frames.push({ t: this.now, bytes: f });
-          trim(c.frames);
-        }
         break;
       case 'read_paused':
         text = 'output at high watermark: reading paused';
@@ -571,15 +581,14 @@ function trim(list) {
   if (list.length > KEEP_RECENT) list.splice(0, list.length - KEEP_RECENT);
 }
 
-/** The last `k` frames of a snapshot's output queue, by its frame ends. */
-export function lastFrames(snap, k) {
+/** The frames of a snapshot's output queue that end after offset `from`, by its frame ends. */
+export function framesAfter(snap, from) {
   const out = Array.from(snap.output);
   const ends = Array.from(snap.frame_ends);
   const frames = [];
-  for (let i = ends.length - 1; i >= 0 && frames.length < k; i--) {
-    const start = i > 0 ? ends[i - 1] : 0;
-    frames.unshift(out.slice(start, ends[i]));
-  }
+  ends.forEach((end, i) => {
+    if (end > from) frames.push(out.slice(Math.max(from, i > 0 ? ends[i - 1] : 0), end));
+  });
   return frames;
 }
 

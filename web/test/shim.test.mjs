@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { loadEngine } from '../js/engine.js';
-import { Simulation, lastFrames, printable, toBytes } from '../js/shim.js';
+import { Simulation, framesAfter, printable, toBytes } from '../js/shim.js';
 import { PRESETS, presetByKey } from '../js/presets.js';
 import { mulberry32 } from '../js/rng.js';
 import { decode, encode } from '../js/url.js';
@@ -151,7 +151,9 @@ test('raw framing echoes each read as one chunk, prefix and all', () => {
 });
 
 test('helpers: frames from frame ends, printable bytes, the seeded RNG, the URL', () => {
-  assert.deepEqual(lastFrames({ output: toBytes('ab\ncd\nef'), frame_ends: [3, 6] }, 2).map(text), ['ab\n', 'cd\n']);
+  const snap = { output: toBytes('ab\ncd\nef\n'), frame_ends: [3, 6, 9] };
+  assert.deepEqual(framesAfter(snap, 3).map(text), ['cd\n', 'ef\n']);
+  assert.deepEqual(framesAfter(snap, 0).map(text), ['ab\n', 'cd\n', 'ef\n']);
   assert.equal(printable(toBytes('a\r\n\x01')), '"a\\r\\n\\x01"');
   const r1 = mulberry32(42);
   const r2 = mulberry32(42);
@@ -238,4 +240,17 @@ test('each client can have its own latency and buffers', () => {
   assert.deepEqual(gotAt(0), [10], 'there and back at 5 ms each way');
   assert.deepEqual(gotAt(1), [400, 400], 'one byte per read, 200 ms each way');
   assert.equal(sim.conns[1].tx.cap, 3);
+});
+
+test('a read that ends in an over-long line shows its echoes and the error line as frames', () => {
+  const sim = new Simulation({ createEngine, config: { max_line: 4 }, sim: { read_size: 64 }, clients: [{}] });
+  sim.send(0, 'ok\nyes\ntoo long\n');
+  runToEnd(sim);
+  assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['ok\n', 'yes\n', 'error: line exceeds 4 bytes\n']);
+  assert.equal(text(sim.conns[0].got), 'ok\nyes\nerror: line exceeds 4 bytes\n');
+});
+
+test('frames queued by end-of-stream (the flushed partial line) show up as frames too', () => {
+  const sim = runToEnd(simOf('half-close'));
+  assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['hello\n', 'bye']);
 });
