@@ -2,7 +2,6 @@
 // the recorded tick the user is looking at (the latest, or one picked in the log). The
 // views only ever see recorded, plain state.
 
-import { loadEngine } from './engine.js';
 import { Simulation, toBytes, printable } from './shim.js';
 import { PRESETS, presetByKey } from './presets.js';
 import { decode, encode } from './url.js';
@@ -28,6 +27,8 @@ let timer = null;
 
 async function boot() {
   try {
+    // Imported here, not statically: without web/pkg/ the page still says what is missing.
+    const { loadEngine } = await import('./engine.js');
     engineApi = await loadEngine();
   } catch (e) {
     $('status').textContent = `Could not load the WebAssembly core: ${e.message}. Run \`cargo xtask web\` first.`;
