@@ -110,19 +110,19 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = Mode::Line)]
     pub mode: Mode,
     /// Bytes before every echoed frame; escapes \n \r \t \0 \\ \xHH [default: none]
-    #[arg(long, value_name = "TEXT", value_parser = parse_bytes)]
+    #[arg(long, value_name = "TEXT", value_parser = parse_bytes, allow_hyphen_values = true)]
     pub prefix: Option<Bytes>,
     /// Bytes after every echoed frame, before its line break [default: none]
-    #[arg(long, value_name = "TEXT", value_parser = parse_bytes)]
+    #[arg(long, value_name = "TEXT", value_parser = parse_bytes, allow_hyphen_values = true)]
     pub suffix: Option<Bytes>,
     /// A line equal to this closes the connection (line and collect modes)
-    #[arg(long, value_name = "WORD", default_value = "quit", value_parser = parse_bytes)]
+    #[arg(long, value_name = "WORD", default_value = "quit", value_parser = parse_bytes, allow_hyphen_values = true)]
     pub quit_word: Bytes,
     /// Turn the quit word off (not with --mode collect)
     #[arg(long, conflicts_with = "quit_word")]
     pub no_quit_word: bool,
     /// A line equal to this fails its connection, like a crashing handler [default: off]
-    #[arg(long, value_name = "WORD", value_parser = parse_bytes)]
+    #[arg(long, value_name = "WORD", value_parser = parse_bytes, allow_hyphen_values = true)]
     pub fault_word: Option<Bytes>,
     /// Close after the first echoed frame (same as --max-frames 1)
     #[arg(long, conflicts_with = "max_frames")]
@@ -306,6 +306,15 @@ mod tests {
         assert_eq!(config.idle_timeout, Some(Duration::from_millis(200)));
         assert_eq!(config.linger, None);
         assert_eq!(config.high_watermark, 8192);
+    }
+
+    #[test]
+    fn affixes_and_words_may_start_with_a_dash() {
+        let args = serve(&["--prefix", "- ", "--suffix", "--", "--fault-word", "-x"]);
+        let config = args.config().unwrap();
+        assert_eq!(config.prefix, b"- ");
+        assert_eq!(config.suffix, b"--");
+        assert_eq!(config.fault_word.as_deref(), Some(&b"-x"[..]));
     }
 
     #[test]
