@@ -70,22 +70,60 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.stats;
+        if let Some(signal) = self.signal {
+            write!(f, "stopped by {signal}: ")?;
+        } else {
+            f.write_str("stopped: ")?;
+        }
         write!(
             f,
-            "stopped{}: {} connections ({} graceful, {} faults, {} peer errors, {} timed out, \
-             {} reset), {} refused, {} bytes in, {} bytes out, {} datagrams echoed, {} dropped",
-            self.signal.map(|s| format!(" by {s}")).unwrap_or_default(),
-            s.closed,
+            "{} ({} graceful, {}, {}, {} timed out, {} reset), {} refused, {} in, {} out, {} \
+             echoed, {} dropped",
+            count(s.closed, "connection"),
             s.graceful,
-            s.faults,
-            s.peer_errors,
+            count(s.faults, "fault"),
+            count(s.peer_errors, "peer error"),
             s.timeouts,
             s.resets,
             s.refused,
-            s.bytes_in,
-            s.bytes_out,
-            s.datagrams_echoed,
+            count(s.bytes_in, "byte"),
+            count(s.bytes_out, "byte"),
+            count(s.datagrams_echoed, "datagram"),
             s.datagrams_dropped,
         )
+    }
+}
+
+/// `1 connection`, `2 connections`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_reads_as_a_sentence() {
+        let summary = Summary {
+            stats: WorkerStats {
+                closed: 1,
+                graceful: 1,
+                refused: 2,
+                bytes_in: 6,
+                bytes_out: 6,
+                ..WorkerStats::default()
+            },
+            signal: Some("SIGTERM"),
+        };
+        assert_eq!(
+            summary.to_string(),
+            "stopped by SIGTERM: 1 connection (1 graceful, 0 faults, 0 peer errors, 0 timed \
+             out, 0 reset), 2 refused, 6 bytes in, 6 bytes out, 0 datagrams echoed, 0 dropped"
+        );
     }
 }
