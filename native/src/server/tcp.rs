@@ -312,22 +312,22 @@ impl Connections {
             else {
                 return;
             };
-            let follow_up = match self.registry.poll_output(id) {
+            let (written, error) = match self.registry.poll_output(id) {
                 Output::Event(event) => {
                     resumed |= event == Event::ReadResumed;
                     log_event(event, conn.peer);
-                    None
+                    continue;
                 }
                 Output::Transmit(bytes) => {
                     // Rule 3: a short count means the socket is full; the core waits for
                     // `Writable` and the interest below asks for it.
                     let out = write_until_blocked(&mut conn.stream, bytes);
-                    Some((out.written, out.stopped.and_then(Result::err)))
+                    (Some(out.written), out.stopped.and_then(Result::err))
                 }
                 Output::CloseWrite => match conn.stream.shutdown(Shutdown::Write) {
-                    Ok(()) => None,
+                    Ok(()) => continue,
                     // The peer reset first: nothing more can be sent or received.
-                    Err(e) => Some((usize::MAX, Some(e))),
+                    Err(e) => (None, Some(e)),
                 },
                 Output::Release(reason) => {
                     self.release(selector, id, reason, now);
@@ -335,10 +335,7 @@ impl Connections {
                 }
                 Output::Timeout(_) => break,
             };
-            let Some((written, error)) = follow_up else {
-                continue;
-            };
-            if written != usize::MAX {
+            if let Some(written) = written {
                 self.input(id, now, Input::Written(written));
             }
             if let Some(e) = error {
