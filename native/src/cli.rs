@@ -71,6 +71,8 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Send each line of stdin to a server and print what comes back
     Client(ClientArgs),
+    /// Load an echo server (any, not only reverb) and verify every byte it echoes
+    Bench(crate::bench::BenchArgs),
 }
 
 /// How input is cut into frames (the core's [`Framing`]).
@@ -264,7 +266,7 @@ mod tests {
         let argv = ["reverb", "serve"].iter().chain(args);
         match Cli::try_parse_from(argv).expect("parses").command {
             Command::Serve(serve) => *serve,
-            Command::Client(_) => panic!("expected serve"),
+            other => panic!("expected serve, got {other:?}"),
         }
     }
 

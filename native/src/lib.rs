@@ -6,11 +6,13 @@
 //!
 //! - [`server`]: `reverb serve`, one event loop per thread over `SO_REUSEPORT` sockets.
 //! - [`client`]: `reverb client`, the line client that never loses an echo.
+//! - [`bench`]: `reverb bench`, a load generator that verifies every echoed byte.
 //! - [`net`], [`clock`]: socket and time helpers any mio driver of the core can reuse
 //!   (binding shared listeners, reading and writing until `WouldBlock`, sorting accept
 //!   errors, deadlines to poll timeouts).
 //! - [`cli`], [`units`], [`logging`]: the command line and its parsers, and log setup.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;

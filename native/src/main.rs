@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use reverb::bench::BenchArgs;
 use reverb::cli::{Cli, Command, ServeArgs};
 use reverb::server::Server;
 
@@ -17,6 +18,32 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(1, &e),
         },
+        Command::Bench(args) => bench(args),
+    }
+}
+
+/// Exit 0 only if every echoed byte was right and nothing was lost; 1 otherwise.
+fn bench(args: &BenchArgs) -> ExitCode {
+    let options = match args.options() {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("reverb: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = match reverb::bench::run(&options) {
+        Ok(report) => report,
+        Err(e) => return fail(1, &e),
+    };
+    if args.json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    if report.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 

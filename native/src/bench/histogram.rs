@@ -19,13 +19,22 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: vec![0; BUCKETS], total: 0, max: 0, sum: 0 }
+        Histogram {
+            counts: vec![0; BUCKETS],
+            total: 0,
+            max: 0,
+            sum: 0,
+        }
     }
 }
 
 impl std::fmt::Debug for Histogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Histogram {{ total: {}, max: {} }}", self.total, self.max)
+        write!(
+            f,
+            "Histogram {{ total: {}, max: {} }}",
+            self.total, self.max
+        )
     }
 }
 
@@ -87,7 +96,11 @@ impl Histogram {
 
     /// Mean of the values recorded.
     pub fn mean(&self) -> u64 {
-        if self.total == 0 { 0 } else { (self.sum / u128::from(self.total)) as u64 }
+        if self.total == 0 {
+            0
+        } else {
+            (self.sum / u128::from(self.total)) as u64
+        }
     }
 
     /// The value at percentile `p` (0–100): the smallest bucket bound with at least `p` %

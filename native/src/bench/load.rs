@@ -50,7 +50,10 @@ impl fmt::Display for Mismatch {
                 got - expected
             ),
             Mismatch::Repeated { expected, got } => {
-                write!(f, "expected message {expected}, got {got} again: duplicated")
+                write!(
+                    f,
+                    "expected message {expected}, got {got} again: duplicated"
+                )
             }
             Mismatch::Unsolicited => f.write_str("bytes arrived with no message in flight"),
         }
@@ -118,7 +121,8 @@ impl LoadConn {
         }
         let start = self.out.len();
         self.out.resize(start + self.pattern.size, 0);
-        self.pattern.fill(self.id, self.queued, &mut self.out[start..]);
+        self.pattern
+            .fill(self.id, self.queued, &mut self.out[start..]);
         self.queued += 1;
         self.intended.push_back(intended);
     }
@@ -155,7 +159,10 @@ impl LoadConn {
             self.expect_pos += want;
             bytes = rest;
             if self.expect_pos == size {
-                let sent = self.intended.pop_front().expect("invariant: one per in-flight");
+                let sent = self
+                    .intended
+                    .pop_front()
+                    .expect("invariant: one per in-flight");
                 if let Some(h) = latency.as_deref_mut() {
                     h.record(now.saturating_sub(sent));
                 }
@@ -171,16 +178,29 @@ impl LoadConn {
     fn classify(&self, chunk: &[u8]) -> Mismatch {
         let mut message = self.expect[..self.expect_pos].to_vec();
         message.extend_from_slice(chunk);
-        let offset = message.iter().zip(&self.expect).position(|(a, b)| a != b).unwrap_or(0);
+        let offset = message
+            .iter()
+            .zip(&self.expect)
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
         let expected = self.verified;
         match self.pattern.header(&message) {
             Some(h) if offset < HEADER && h.conn == self.id && h.seq > expected => {
-                Mismatch::Skipped { expected, got: h.seq }
+                Mismatch::Skipped {
+                    expected,
+                    got: h.seq,
+                }
             }
             Some(h) if offset < HEADER && h.conn == self.id && h.seq < expected => {
-                Mismatch::Repeated { expected, got: h.seq }
+                Mismatch::Repeated {
+                    expected,
+                    got: h.seq,
+                }
             }
-            _ => Mismatch::Corrupted { seq: expected, offset },
+            _ => Mismatch::Corrupted {
+                seq: expected,
+                offset,
+            },
         }
     }
 }
@@ -197,7 +217,13 @@ mod tests {
 
     #[test]
     fn an_exact_echo_in_any_split_verifies_and_records_latency() {
-        let mut conn = LoadConn::new(3, Pattern { size: 40, line: true });
+        let mut conn = LoadConn::new(
+            3,
+            Pattern {
+                size: 40,
+                line: true,
+            },
+        );
         for t in 0..5 {
             conn.queue(t * 10);
         }
@@ -214,7 +240,13 @@ mod tests {
 
     #[test]
     fn a_flipped_byte_is_corruption_at_its_offset() {
-        let mut conn = LoadConn::new(1, Pattern { size: 64, line: false });
+        let mut conn = LoadConn::new(
+            1,
+            Pattern {
+                size: 64,
+                line: false,
+            },
+        );
         conn.queue(0);
         let mut echo = sent(&mut conn);
         echo[50] ^= 1;
@@ -224,28 +256,58 @@ mod tests {
 
     #[test]
     fn a_dropped_message_is_reported_as_skipped() {
-        let mut conn = LoadConn::new(1, Pattern { size: 32, line: false });
+        let mut conn = LoadConn::new(
+            1,
+            Pattern {
+                size: 32,
+                line: false,
+            },
+        );
         conn.queue(0);
         conn.queue(0);
         let echo = sent(&mut conn);
         let err = conn.received(&echo[32..], 0, None).unwrap_err();
-        assert_eq!(err, Mismatch::Skipped { expected: 0, got: 1 });
+        assert_eq!(
+            err,
+            Mismatch::Skipped {
+                expected: 0,
+                got: 1
+            }
+        );
     }
 
     #[test]
     fn a_repeated_message_is_reported_as_repeated() {
-        let mut conn = LoadConn::new(1, Pattern { size: 32, line: false });
+        let mut conn = LoadConn::new(
+            1,
+            Pattern {
+                size: 32,
+                line: false,
+            },
+        );
         conn.queue(0);
         conn.queue(0);
         let echo = sent(&mut conn);
         conn.received(&echo[..32], 0, None).unwrap();
         let err = conn.received(&echo[..32], 0, None).unwrap_err();
-        assert_eq!(err, Mismatch::Repeated { expected: 1, got: 0 });
+        assert_eq!(
+            err,
+            Mismatch::Repeated {
+                expected: 1,
+                got: 0
+            }
+        );
     }
 
     #[test]
     fn bytes_with_nothing_in_flight_are_unsolicited() {
-        let mut conn = LoadConn::new(1, Pattern { size: 8, line: false });
+        let mut conn = LoadConn::new(
+            1,
+            Pattern {
+                size: 8,
+                line: false,
+            },
+        );
         assert_eq!(conn.received(b"x", 0, None), Err(Mismatch::Unsolicited));
     }
 }

@@ -7,6 +7,7 @@
 //! Latencies go into log-linear histograms (`histogram`), measured from each message's
 //! *intended* send time, so an open-loop run (`--rate`) does not hide queueing.
 
+mod args;
 mod histogram;
 mod load;
 mod pattern;
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use args::BenchArgs;
 pub use histogram::Histogram;
 pub use load::{LoadConn, Mismatch};
 pub use pattern::Pattern;
@@ -79,20 +81,33 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
     let threads = opts.threads.clamp(1, connections.max(1));
     let start = Instant::now();
     let progress = Arc::new(AtomicU64::new(0));
-    let pattern = Pattern { size: opts.size, line: opts.line };
+    let pattern = Pattern {
+        size: opts.size,
+        line: opts.line,
+    };
     let mut first_id = 0u64;
     let plans: Vec<worker::Plan> = (0..threads)
         .map(|k| {
-            let share = |total: u64| total / threads as u64 + u64::from((k as u64) < total % threads as u64);
+            let share = |total: u64| {
+                total / threads as u64 + u64::from((k as u64) < total % threads as u64)
+            };
             let count = share(connections as u64) as usize;
             let plan = worker::Plan {
                 addr: opts.addr,
                 first_id,
                 connections: count,
                 pattern,
-                pipeline: if opts.idle.is_some() { 1 } else { opts.pipeline },
+                pipeline: if opts.idle.is_some() {
+                    1
+                } else {
+                    opts.pipeline
+                },
                 rate: opts.rate.map(|r| r / threads as f64),
-                warmup: if opts.idle.is_some() { Duration::ZERO } else { opts.warmup },
+                warmup: if opts.idle.is_some() {
+                    Duration::ZERO
+                } else {
+                    opts.warmup
+                },
                 duration,
                 requests: opts.requests.map(share),
                 timeout: opts.timeout,
@@ -118,7 +133,14 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
         tallies.push(h.join().expect("invariant: bench threads do not panic")?);
     }
     let cpu = sys::cpu_time().saturating_sub(cpu_before);
-    Ok(Report::new(opts, threads, tallies, cpu, start.elapsed(), notes))
+    Ok(Report::new(
+        opts,
+        threads,
+        tallies,
+        cpu,
+        start.elapsed(),
+        notes,
+    ))
 }
 
 /// One self-overwriting line on stderr while the threads run.
@@ -141,12 +163,20 @@ fn show_progress<T>(
                 let total = (warmup + d).as_secs_f64();
                 let frac = (elapsed.as_secs_f64() / total).min(1.0);
                 let filled = (frac * 30.0) as usize;
-                format!("[{}{}] {:3.0}%", "#".repeat(filled), " ".repeat(30 - filled), frac * 100.0)
+                format!(
+                    "[{}{}] {:3.0}%",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled),
+                    frac * 100.0
+                )
             }
             None => format!("{:.1}s", elapsed.as_secs_f64()),
         };
         let phase = if elapsed < warmup { "warmup" } else { "" };
-        eprint!("\r{bar} {:>12} msg/s {phase:<6}", report::thousands(rate as u64));
+        eprint!(
+            "\r{bar} {:>12} msg/s {phase:<6}",
+            report::thousands(rate as u64)
+        );
     }
     eprint!("\r{:70}\r", "");
 }

@@ -106,7 +106,10 @@ mod tests {
 
     #[test]
     fn line_messages_have_exactly_one_newline_at_the_end() {
-        let p = Pattern { size: 64, line: true };
+        let p = Pattern {
+            size: 64,
+            line: true,
+        };
         for seq in 0..100 {
             let m = message(p, 7, seq);
             assert_eq!(m.iter().filter(|&&b| b == b'\n').count(), 1);
@@ -117,9 +120,18 @@ mod tests {
 
     #[test]
     fn the_header_names_connection_and_sequence() {
-        let p = Pattern { size: 32, line: false };
+        let p = Pattern {
+            size: 32,
+            line: false,
+        };
         let m = message(p, 123_456, 987_654_321);
-        assert_eq!(p.header(&m), Some(Header { conn: 123_456, seq: 987_654_321 }));
+        assert_eq!(
+            p.header(&m),
+            Some(Header {
+                conn: 123_456,
+                seq: 987_654_321
+            })
+        );
     }
 
     #[test]

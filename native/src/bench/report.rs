@@ -130,13 +130,21 @@ impl Report {
 
     fn per_sec(&self, n: u64) -> f64 {
         let secs = self.measured.as_secs_f64();
-        if secs > 0.0 { n as f64 / secs } else { 0.0 }
+        if secs > 0.0 {
+            n as f64 / secs
+        } else {
+            0.0
+        }
     }
 
     /// Round trips per CPU-second of this process: the load generator's own efficiency.
     pub fn round_trips_per_cpu_second(&self) -> f64 {
         let cpu = self.cpu.as_secs_f64();
-        if cpu > 0.0 { self.verified as f64 / cpu } else { 0.0 }
+        if cpu > 0.0 {
+            self.verified as f64 / cpu
+        } else {
+            0.0
+        }
     }
 
     /// The report for people.
@@ -177,7 +185,12 @@ impl Report {
                 self.measured.as_secs_f64()
             )?;
             let rate = self.per_sec(self.messages);
-            writeln!(s, "  messages    {:>14}  {:>12} msg/s", thousands(self.messages), thousands(rate as u64))?;
+            writeln!(
+                s,
+                "  messages    {:>14}  {:>12} msg/s",
+                thousands(self.messages),
+                thousands(rate as u64)
+            )?;
             writeln!(
                 s,
                 "  throughput  {:>11.2} MB/s each way",
@@ -220,7 +233,10 @@ impl Report {
             writeln!(s, "  note: {n}")?;
         }
         let verdict = if self.success() {
-            format!("ok: every echoed byte verified ({} messages)", thousands(self.verified))
+            format!(
+                "ok: every echoed byte verified ({} messages)",
+                thousands(self.verified)
+            )
         } else {
             "FAILED: the echo was not exact or not complete".to_owned()
         };
@@ -241,7 +257,12 @@ impl Report {
                 us(h.mean())
             )
         };
-        let errors: Vec<String> = self.errors.iter().chain(&self.notes).map(|e| json_string(e)).collect();
+        let errors: Vec<String> = self
+            .errors
+            .iter()
+            .chain(&self.notes)
+            .map(|e| json_string(e))
+            .collect();
         format!(
             concat!(
                 "{{\"addr\":{},\"mode\":\"{}\",\"connections\":{},\"connected\":{},\"size\":{},",

@@ -19,7 +19,10 @@ pub(crate) fn cpu_time() -> Duration {
 
 /// Raises the soft limit on open files to the hard limit; returns the limit now in force.
 pub(crate) fn raise_fd_limit() -> u64 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: both calls read or write only the `rlimit` we pass, which we own.
     #[allow(unsafe_code)]
     unsafe {
@@ -27,7 +30,10 @@ pub(crate) fn raise_fd_limit() -> u64 {
             return 1024;
         }
         if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
                 lim.rlim_cur = lim.rlim_max;
             }
