@@ -176,12 +176,13 @@ impl Report {
             };
             writeln!(
                 s,
-                "reverb bench {}: {} connections, {}-byte messages, {}, {} threads, {:.1} s",
+                "reverb bench {}: {} connections, {}-byte messages, {}, {} thread{}, {:.1} s",
                 self.addr,
                 self.connections,
                 self.size,
                 loop_kind,
                 self.threads,
+                if self.threads == 1 { "" } else { "s" },
                 self.measured.as_secs_f64()
             )?;
             let rate = self.per_sec(self.messages);
