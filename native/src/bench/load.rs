@@ -209,6 +209,10 @@ impl LoadConn {
 mod tests {
     use super::*;
 
+    fn conn(id: u64, size: usize, line: bool) -> LoadConn {
+        LoadConn::new(id, Pattern { size, line })
+    }
+
     fn sent(conn: &mut LoadConn) -> Vec<u8> {
         let bytes = conn.pending().to_vec();
         conn.wrote(bytes.len());
@@ -217,13 +221,7 @@ mod tests {
 
     #[test]
     fn an_exact_echo_in_any_split_verifies_and_records_latency() {
-        let mut conn = LoadConn::new(
-            3,
-            Pattern {
-                size: 40,
-                line: true,
-            },
-        );
+        let mut conn = conn(3, 40, true);
         for t in 0..5 {
             conn.queue(t * 10);
         }
@@ -240,13 +238,7 @@ mod tests {
 
     #[test]
     fn a_flipped_byte_is_corruption_at_its_offset() {
-        let mut conn = LoadConn::new(
-            1,
-            Pattern {
-                size: 64,
-                line: false,
-            },
-        );
+        let mut conn = conn(1, 64, false);
         conn.queue(0);
         let mut echo = sent(&mut conn);
         echo[50] ^= 1;
@@ -256,13 +248,7 @@ mod tests {
 
     #[test]
     fn a_dropped_message_is_reported_as_skipped() {
-        let mut conn = LoadConn::new(
-            1,
-            Pattern {
-                size: 32,
-                line: false,
-            },
-        );
+        let mut conn = conn(1, 32, false);
         conn.queue(0);
         conn.queue(0);
         let echo = sent(&mut conn);
@@ -278,13 +264,7 @@ mod tests {
 
     #[test]
     fn a_repeated_message_is_reported_as_repeated() {
-        let mut conn = LoadConn::new(
-            1,
-            Pattern {
-                size: 32,
-                line: false,
-            },
-        );
+        let mut conn = conn(1, 32, false);
         conn.queue(0);
         conn.queue(0);
         let echo = sent(&mut conn);
@@ -301,13 +281,7 @@ mod tests {
 
     #[test]
     fn bytes_with_nothing_in_flight_are_unsolicited() {
-        let mut conn = LoadConn::new(
-            1,
-            Pattern {
-                size: 8,
-                line: false,
-            },
-        );
+        let mut conn = conn(1, 8, false);
         assert_eq!(conn.received(b"x", 0, None), Err(Mismatch::Unsolicited));
     }
 }

@@ -117,18 +117,31 @@ fn an_exact_echo_server_passes_with_every_message_counted() {
     assert!(json["round_trips_per_cpu_second"].as_f64().unwrap() > 0.0);
 }
 
+/// A short run against a server with `fault`: it must fail. Returns the JSON report.
+fn failing_run(fault: Fault, extra: &[&str]) -> Value {
+    let addr = echo_server(fault).to_string();
+    let mut args = vec![addr.as_str(), "-n", "100", "--warmup", "0s"];
+    args.extend_from_slice(extra);
+    let (out, json) = bench(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a faulty server must fail the run: {json}"
+    );
+    assert_eq!(json["ok"], false);
+    json
+}
+
+fn first_error(json: &Value) -> &str {
+    json["errors"][0].as_str().unwrap_or_default()
+}
+
 #[test]
 fn a_flipped_bit_is_a_mismatch_and_fails_the_run() {
-    let addr = echo_server(Fault::Flip).to_string();
-    let (out, json) = bench(&[&addr, "-c", "2", "-n", "200", "--warmup", "0s"]);
-    assert!(!out.status.success());
-    assert_eq!(json["ok"], false);
+    let json = failing_run(Fault::Flip, &["-c", "2"]);
     assert_eq!(json["mismatches"], 2, "one per connection: {json}");
     assert!(
-        json["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("corrupted at byte 40"),
+        first_error(&json).contains("message 15 corrupted at byte 40"),
         "{json}"
     );
 }
@@ -136,69 +149,35 @@ fn a_flipped_bit_is_a_mismatch_and_fails_the_run() {
 #[test]
 fn a_dropped_message_is_detected_as_skipped() {
     // Pipelined, so the next message arrives where the dropped one should have.
-    let addr = echo_server(Fault::DropMessage).to_string();
-    let (out, json) = bench(&[
-        &addr,
-        "-c",
-        "1",
-        "-n",
-        "100",
-        "--warmup",
-        "0s",
-        "--pipeline",
-        "4",
-    ]);
-    assert!(!out.status.success());
+    let json = failing_run(Fault::DropMessage, &["-c", "1", "--pipeline", "4"]);
     assert_eq!(json["mismatches"], 1);
     assert!(
-        json["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("expected message 10, got 11"),
+        first_error(&json).contains("expected message 10, got 11"),
         "{json}"
     );
 }
 
 #[test]
+fn a_dropped_message_without_pipelining_is_a_timeout_and_a_loss() {
+    let json = failing_run(Fault::DropMessage, &["-c", "1", "--timeout", "300ms"]);
+    assert_eq!(json["timeouts"], 1, "{json}");
+    assert_eq!(json["lost"], 1, "{json}");
+    assert_eq!(json["verified"], 10, "messages 0..9 came back: {json}");
+}
+
+#[test]
 fn reordered_messages_are_detected() {
-    let addr = echo_server(Fault::Reorder).to_string();
-    let (out, json) = bench(&[
-        &addr,
-        "-c",
-        "1",
-        "-n",
-        "100",
-        "--warmup",
-        "0s",
-        "--pipeline",
-        "4",
-    ]);
-    assert!(!out.status.success());
+    let json = failing_run(Fault::Reorder, &["-c", "1", "--pipeline", "4"]);
     assert_eq!(json["mismatches"], 1);
     assert!(
-        json["errors"][0]
-            .as_str()
-            .unwrap()
-            .contains("expected message 10, got 11"),
+        first_error(&json).contains("expected message 10, got 11"),
         "{json}"
     );
 }
 
 #[test]
 fn a_server_that_hangs_up_loses_messages_and_fails_the_run() {
-    let addr = echo_server(Fault::Hangup).to_string();
-    let (out, json) = bench(&[
-        &addr,
-        "-c",
-        "2",
-        "-n",
-        "1000",
-        "--warmup",
-        "0s",
-        "--pipeline",
-        "2",
-    ]);
-    assert!(!out.status.success());
+    let json = failing_run(Fault::Hangup, &["-c", "2", "--pipeline", "2"]);
     assert!(json["lost"].as_u64().unwrap() >= 2, "{json}");
 }
 
@@ -299,24 +278,4 @@ fn bad_bench_arguments_are_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--size must be at least 1"));
-}
-
-#[test]
-fn a_dropped_message_without_pipelining_is_a_timeout_and_a_loss() {
-    let addr = echo_server(Fault::DropMessage).to_string();
-    let (out, json) = bench(&[
-        &addr,
-        "-c",
-        "1",
-        "-n",
-        "100",
-        "--warmup",
-        "0s",
-        "--timeout",
-        "300ms",
-    ]);
-    assert!(!out.status.success());
-    assert_eq!(json["timeouts"], 1, "{json}");
-    assert_eq!(json["lost"], 1, "{json}");
-    assert_eq!(json["verified"], 10, "messages 0..9 came back: {json}");
 }
