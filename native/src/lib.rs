@@ -6,7 +6,7 @@
 //!
 //! - [`server`]: `reverb serve`, one event loop per thread over `SO_REUSEPORT` sockets.
 //! - [`client`]: `reverb client`, the line client that never loses an echo.
-//! - [`bench`]: `reverb bench`, a load generator that verifies every echoed byte.
+//! - [`mod@bench`]: `reverb bench`, a load generator that verifies every echoed byte.
 //! - [`net`], [`clock`]: socket and time helpers any mio driver of the core can reuse
 //!   (binding shared listeners, reading and writing until `WouldBlock`, sorting accept
 //!   errors, deadlines to poll timeouts).

@@ -1,7 +1,7 @@
 //! `reverb bench`: a load generator that verifies every byte it gets back.
 //!
 //! Each thread runs a `mio` loop over its share of the connections (`worker`); each
-//! connection is a sans-IO [`LoadConn`](load::LoadConn) that decides what to send and
+//! connection is a sans-IO [`LoadConn`] that decides what to send and
 //! checks every echoed byte against a pattern that is a pure function of (connection,
 //! sequence) (`pattern`), so loss, reordering, duplication and corruption all show.
 //! Latencies go into log-linear histograms (`histogram`), measured from each message's
