@@ -170,7 +170,10 @@ impl Connection {
             Step::Event(e) => Output::Event(e),
             Step::Transmit => Output::Transmit(self.output.as_slice()),
             Step::CloseWrite => Output::CloseWrite,
-            Step::Release(r) => Output::Release(r),
+            Step::Release(reason) => Output::Release {
+                reason,
+                counters: self.counters,
+            },
             Step::Timeout(t) => Output::Timeout(t),
         }
     }

@@ -114,7 +114,7 @@
 //!                 }
 //!             }
 //!             Output::CloseWrite => socket.fin = true,
-//!             Output::Release(reason) => break 'run reason,
+//!             Output::Release { reason, .. } => break 'run reason,
 //!             Output::Timeout(deadline) => {
 //!                 // Rule 4: wait for readiness or the deadline.
 //!                 if let Some(at) = deadline {

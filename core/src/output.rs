@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::error::PeerError;
+use crate::snapshot::Counters;
 use crate::time::Instant;
 
 /// The next thing a driver must do for a connection, from
@@ -20,9 +21,16 @@ pub enum Output<'a> {
     Transmit(&'a [u8]),
     /// Shut down our write side (send FIN). Comes once, after all output was written.
     CloseWrite,
-    /// Close the socket and forget the connection: it is finished, for this reason.
-    /// Comes once; afterwards `poll_output` only returns `Timeout(None)`.
-    Release(CloseReason),
+    /// Close the socket and forget the connection: it is finished, for this reason, with
+    /// these final counters (for the driver's log line: a registry forgets the connection
+    /// as it hands this out). Comes once; afterwards `poll_output` only returns
+    /// `Timeout(None)`.
+    Release {
+        /// Why it ended.
+        reason: CloseReason,
+        /// Its traffic, all told.
+        counters: Counters,
+    },
     /// Everything is drained. Call [`Input::Tick`](crate::Input::Tick) at this deadline
     /// (if any) unless another input comes first.
     Timeout(Option<Instant>),

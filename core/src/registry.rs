@@ -200,8 +200,9 @@ impl Registry {
                 Output::Timeout(deadline)
             }
             Step::Release(reason) => {
+                let counters = *conn.counters();
                 self.remove(id.index, reason);
-                Output::Release(reason)
+                Output::Release { reason, counters }
             }
             Step::Transmit => {
                 let conn = self

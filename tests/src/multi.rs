@@ -181,7 +181,8 @@ impl RegistrySim {
                         .expect("live");
                 }
                 Output::CloseWrite => c.fin = true,
-                Output::Release(reason) => {
+                Output::Release { reason, counters } => {
+                    assert_eq!(counters.bytes_out, c.echoed.len() as u64, "final counters");
                     c.released = Some(reason);
                     c.id = None;
                     return;

@@ -225,8 +225,10 @@ impl Sim {
                     assert!(!self.conn.wants_write(), "FIN with output pending");
                     self.fin = true;
                 }
-                Output::Release(reason) => {
+                Output::Release { reason, counters } => {
                     assert!(self.released.is_none(), "Release twice");
+                    assert_eq!(counters, *self.conn.counters());
+                    assert_eq!(counters.bytes_out, self.echoed.len() as u64);
                     self.released = Some(reason);
                 }
                 Output::Timeout(deadline) => {

@@ -27,7 +27,8 @@ use core::time::Duration;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use reverb_core::{
-    CloseReason, Config, ConnId, Deadlines, Event, Framing, Input, Instant, Output, Snapshot, Timer,
+    CloseReason, Config, ConnId, Counters, Deadlines, Event, Framing, Input, Instant, Output,
+    Snapshot, Timer,
 };
 use wasm_bindgen::prelude::*;
 
@@ -395,10 +396,11 @@ fn output_to_js(output: Output<'_>) -> JsValue {
             set(&o, "bytes", bytes_to_js(bytes));
         }
         Output::CloseWrite => set(&o, "kind", "close_write"),
-        Output::Release(reason) => {
+        Output::Release { reason, counters } => {
             set(&o, "kind", "release");
             set(&o, "reason", reason.to_string());
             set(&o, "graceful", reason.is_graceful());
+            set(&o, "counters", counters_to_js(&counters));
         }
         Output::Timeout(at) => {
             set(&o, "kind", "timeout");
@@ -485,17 +487,7 @@ fn snapshot_to_js(s: &Snapshot<'_>) -> JsValue {
     set(&o, "low_watermark", s.low_watermark as f64);
     set(&o, "output_bound", s.output_bound as f64);
     set(&o, "close_reason", reason_to_js(s.close_reason));
-    let c = &s.counters;
-    let counters = Object::new();
-    set(&counters, "bytes_in", c.bytes_in as f64);
-    set(&counters, "bytes_out", c.bytes_out as f64);
-    set(&counters, "bytes_discarded", c.bytes_discarded as f64);
-    set(&counters, "frames", c.frames as f64);
-    set(&counters, "reads", c.reads as f64);
-    set(&counters, "writes", c.writes as f64);
-    set(&counters, "peak_input", c.peak_input as f64);
-    set(&counters, "peak_output", c.peak_output as f64);
-    set(&o, "counters", counters);
+    set(&o, "counters", counters_to_js(&s.counters));
     set(&o, "deadlines", deadlines_to_js(&s.deadlines));
     set(
         &o,
@@ -503,4 +495,18 @@ fn snapshot_to_js(s: &Snapshot<'_>) -> JsValue {
         nullable(s.deadlines.earliest().map(|(at, _)| millis(at))),
     );
     o.into()
+}
+
+/// One connection's counters as a plain object.
+fn counters_to_js(c: &Counters) -> Object {
+    let o = Object::new();
+    set(&o, "bytes_in", c.bytes_in as f64);
+    set(&o, "bytes_out", c.bytes_out as f64);
+    set(&o, "bytes_discarded", c.bytes_discarded as f64);
+    set(&o, "frames", c.frames as f64);
+    set(&o, "reads", c.reads as f64);
+    set(&o, "writes", c.writes as f64);
+    set(&o, "peak_input", c.peak_input as f64);
+    set(&o, "peak_output", c.peak_output as f64);
+    o
 }

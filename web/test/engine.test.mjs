@@ -70,7 +70,14 @@ test('the fault word releases only its connection, with a reason and no grace', 
   const b = e.accept(0);
   e.input(b, 1, { kind: 'received', bytes: bytes('boom\n') });
   const release = drain(e, b).find((o) => o.kind === 'release');
-  assert.deepEqual(release, { kind: 'release', reason: 'fault injected', graceful: false });
+  assert.deepEqual(
+    { ...release, counters: undefined },
+    { kind: 'release', reason: 'fault injected', graceful: false, counters: undefined },
+  );
+  // The final counters come with the release: the registry forgets the connection now.
+  assert.equal(release.counters.bytes_in, 5);
+  assert.equal(release.counters.bytes_out, 0);
+  assert.equal(release.counters.frames, 0);
   assert.equal(e.snapshot(b), null, 'a released id has no snapshot');
   assert.throws(() => e.input(b, 2, { kind: 'tick' }), /no such connection/);
   assert.equal(e.input(a, 2, { kind: 'received', bytes: bytes('ok\n') }), 3);

@@ -50,7 +50,13 @@ fn parse_port(args: &[String]) -> Result<u16, String> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` sets CARGO_MANIFEST_DIR for the process: prefer it to the path baked in
+    // at compile time, which is stale when a shared target dir holds a binary built from
+    // another checkout.
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .expect("invariant: xtask/ sits in the workspace root")
         .to_path_buf()

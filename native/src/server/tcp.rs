@@ -49,9 +49,6 @@ struct Conn {
     opened: Instant,
     /// `worker/n` for logs: the n-th connection of that worker.
     name: String,
-    /// The core's counters as of the last input: the registry forgets a connection at its
-    /// release, so the closing log line reads them from here.
-    counters: Counters,
     /// Whether the connection is in the read queue.
     queued: bool,
 }
@@ -154,7 +151,6 @@ impl Connections {
             registration: Registration::registered(interest),
             opened: now,
             name,
-            counters: Counters::default(),
             queued: false,
         });
         if let Err(e) = registered {
@@ -240,18 +236,9 @@ impl Connections {
         (conn.id == id).then_some(conn)
     }
 
-    /// Feeds one input and keeps a copy of the connection's counters.
+    /// Feeds one input (a stale id takes nothing).
     fn input(&mut self, id: ConnId, now: Instant, input: Input<'_>) -> usize {
-        let taken = self.registry.handle_input(id, now, input).unwrap_or(0);
-        if let (Some(core), Some(slot)) = (
-            self.registry.get(id),
-            self.conns.get_mut(id.index() as usize),
-        ) {
-            if let Some(conn) = slot.as_mut().filter(|c| c.id == id) {
-                conn.counters = *core.counters();
-            }
-        }
-        taken
+        self.registry.handle_input(id, now, input).unwrap_or(0)
     }
 
     /// Reads until `WouldBlock`, the core's capacity, or the budget; drains after each
@@ -329,8 +316,8 @@ impl Connections {
                     // The peer reset first: nothing more can be sent or received.
                     Err(e) => (None, Some(e)),
                 },
-                Output::Release(reason) => {
-                    self.release(selector, id, reason, now);
+                Output::Release { reason, counters } => {
+                    self.release(selector, id, reason, &counters, now);
                     return;
                 }
                 Output::Timeout(_) => break,
@@ -373,7 +360,14 @@ impl Connections {
     }
 
     /// `Release`: forget the socket and close it.
-    fn release(&mut self, selector: &mio::Registry, id: ConnId, reason: CloseReason, now: Instant) {
+    fn release(
+        &mut self,
+        selector: &mio::Registry,
+        id: ConnId,
+        reason: CloseReason,
+        counters: &Counters,
+        now: Instant,
+    ) {
         let Some(mut conn) = self.conns[id.index() as usize].take() else {
             return;
         };
@@ -381,13 +375,12 @@ impl Connections {
             let _ = selector.deregister(&mut conn.stream);
         }
         self.control.live.fetch_sub(1, Ordering::AcqRel);
-        log_close(&conn, reason, now);
+        log_close(&conn, reason, counters, now);
         // Dropping the stream closes the socket.
     }
 }
 
-fn log_close(conn: &Conn, reason: CloseReason, now: Instant) {
-    let c = &conn.counters;
+fn log_close(conn: &Conn, reason: CloseReason, c: &Counters, now: Instant) {
     let duration_ms = now.saturating_since(conn.opened).as_millis() as u64;
     tracing::info!(
         peer = %conn.peer,

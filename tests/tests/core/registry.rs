@@ -19,7 +19,7 @@ fn drain(reg: &mut Registry, id: reverb_core::ConnId, now: Instant) -> (Vec<u8>,
                 let n = bytes.len();
                 reg.handle_input(id, now, Input::Written(n)).unwrap();
             }
-            Output::Release(_) => return (sent, true),
+            Output::Release { .. } => return (sent, true),
             Output::Timeout(_) => return (sent, false),
             Output::Event(_) | Output::CloseWrite => {}
         }
