@@ -75,6 +75,26 @@ pub struct RegistryCounters {
     pub frames: u64,
 }
 
+/// Counters of several registries (a server's threads) add up field by field. `active`
+/// and `peak_active` add up too: the sum of peaks bounds the true peak from above.
+impl core::ops::AddAssign for RegistryCounters {
+    fn add_assign(&mut self, o: RegistryCounters) {
+        self.accepted += o.accepted;
+        self.refused += o.refused;
+        self.active += o.active;
+        self.peak_active += o.peak_active;
+        self.closed += o.closed;
+        self.graceful += o.graceful;
+        self.faults += o.faults;
+        self.peer_errors += o.peer_errors;
+        self.timeouts += o.timeouts;
+        self.resets += o.resets;
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+        self.frames += o.frames;
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     generation: u32,

@@ -3,31 +3,14 @@
 use std::fmt;
 use std::ops::AddAssign;
 
+use reverb_core::RegistryCounters;
+
 /// Counters of one worker (or, summed, of the whole server).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerStats {
-    /// Connections accepted into a registry.
-    pub accepted: u64,
-    /// Connections closed at once: limit reached or shutting down.
-    pub refused: u64,
-    /// Connections closed after being served.
-    pub closed: u64,
-    /// …gracefully.
-    pub graceful: u64,
-    /// …by the fault word.
-    pub faults: u64,
-    /// …by another peer error.
-    pub peer_errors: u64,
-    /// …by a timer.
-    pub timeouts: u64,
-    /// …by a transport failure.
-    pub resets: u64,
-    /// Bytes taken from TCP peers.
-    pub bytes_in: u64,
-    /// Bytes written to TCP peers.
-    pub bytes_out: u64,
-    /// Frames echoed over TCP.
-    pub frames: u64,
+    /// The core registry's counters. Its `refused` includes the connections the driver
+    /// closed at once because the process-wide `--max-connections` was reached.
+    pub tcp: RegistryCounters,
     /// UDP datagrams answered.
     pub datagrams_echoed: u64,
     /// UDP datagrams not answered (too large, or the socket was full).
@@ -36,17 +19,7 @@ pub struct WorkerStats {
 
 impl AddAssign for WorkerStats {
     fn add_assign(&mut self, o: WorkerStats) {
-        self.accepted += o.accepted;
-        self.refused += o.refused;
-        self.closed += o.closed;
-        self.graceful += o.graceful;
-        self.faults += o.faults;
-        self.peer_errors += o.peer_errors;
-        self.timeouts += o.timeouts;
-        self.resets += o.resets;
-        self.bytes_in += o.bytes_in;
-        self.bytes_out += o.bytes_out;
-        self.frames += o.frames;
+        self.tcp += o.tcp;
         self.datagrams_echoed += o.datagrams_echoed;
         self.datagrams_dropped += o.datagrams_dropped;
     }
@@ -69,7 +42,7 @@ impl Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.stats;
+        let (s, t) = (&self.stats, &self.stats.tcp);
         if let Some(signal) = self.signal {
             write!(f, "stopped by {signal}: ")?;
         } else {
@@ -79,15 +52,15 @@ impl fmt::Display for Summary {
             f,
             "{} ({} graceful, {}, {}, {} timed out, {} reset), {} refused, {} in, {} out, {} \
              echoed, {} dropped",
-            count(s.closed, "connection"),
-            s.graceful,
-            count(s.faults, "fault"),
-            count(s.peer_errors, "peer error"),
-            s.timeouts,
-            s.resets,
-            s.refused,
-            count(s.bytes_in, "byte"),
-            count(s.bytes_out, "byte"),
+            count(t.closed, "connection"),
+            t.graceful,
+            count(t.faults, "fault"),
+            count(t.peer_errors, "peer error"),
+            t.timeouts,
+            t.resets,
+            t.refused,
+            count(t.bytes_in, "byte"),
+            count(t.bytes_out, "byte"),
             count(s.datagrams_echoed, "datagram"),
             s.datagrams_dropped,
         )
@@ -111,11 +84,14 @@ mod tests {
     fn the_summary_reads_as_a_sentence() {
         let summary = Summary {
             stats: WorkerStats {
-                closed: 1,
-                graceful: 1,
-                refused: 2,
-                bytes_in: 6,
-                bytes_out: 6,
+                tcp: RegistryCounters {
+                    closed: 1,
+                    graceful: 1,
+                    refused: 2,
+                    bytes_in: 6,
+                    bytes_out: 6,
+                    ..RegistryCounters::default()
+                },
                 ..WorkerStats::default()
             },
             signal: Some("SIGTERM"),

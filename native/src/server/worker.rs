@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
-use reverb_core::Instant;
+use reverb_core::{Instant, RegistryCounters};
 
 use super::stats::WorkerStats;
 use super::tcp::Connections;
@@ -319,17 +319,10 @@ impl Worker {
             dropped += d;
         }
         WorkerStats {
-            accepted: c.accepted,
-            refused: c.refused + self.tcp.refused,
-            closed: c.closed,
-            graceful: c.graceful,
-            faults: c.faults,
-            peer_errors: c.peer_errors,
-            timeouts: c.timeouts,
-            resets: c.resets,
-            bytes_in: c.bytes_in,
-            bytes_out: c.bytes_out,
-            frames: c.frames,
+            tcp: RegistryCounters {
+                refused: c.refused + self.tcp.refused,
+                ..*c
+            },
             datagrams_echoed: echoed,
             datagrams_dropped: dropped,
         }

@@ -207,3 +207,18 @@ fn timeouts_and_oversize_lines_elsewhere_do_not_change_a_connections_bytes() {
     assert_eq!((c.graceful, c.peer_errors, c.timeouts), (1, 1, 1));
     assert_eq!(c.bytes_in, 7 + 20 + 4);
 }
+
+#[test]
+fn counters_of_several_registries_add_up() {
+    let mut total = reverb_core::RegistryCounters::default();
+    for _ in 0..3 {
+        let mut reg = registry(Config::default());
+        let id = reg.accept(Instant::ZERO).unwrap();
+        reg.handle_input(id, Instant::ZERO, Input::Received(b"abc\n"))
+            .unwrap();
+        drain(&mut reg, id, Instant::ZERO);
+        total += *reg.counters();
+    }
+    assert_eq!((total.accepted, total.active, total.frames), (3, 3, 3));
+    assert_eq!((total.bytes_in, total.bytes_out), (12, 12));
+}
