@@ -110,36 +110,23 @@ impl Server {
             .collect();
         let mut tcp_addrs = Vec::new();
         for &addr in &options.listen {
-            let fail = |source| BindError {
-                scheme: "tcp",
-                addr,
-                source,
-            };
-            if sharing == Sharing::Shared {
-                net::check_free(addr, Type::STREAM).map_err(fail)?;
-            }
-            let mut real = addr;
-            for worker in &mut sockets {
-                let listener = net::tcp_listener(real, sharing).map_err(fail)?;
-                real = listener.local_addr().map_err(fail)?;
+            let (real, listeners) =
+                bind_per_worker(addr, "tcp", Type::STREAM, sharing, threads, |a| {
+                    let l = net::tcp_listener(a, sharing)?;
+                    Ok((l.local_addr()?, l))
+                })?;
+            for (worker, listener) in sockets.iter_mut().zip(listeners) {
                 worker.listeners.push(listener);
             }
             tcp_addrs.push(real);
         }
         let mut udp_addrs = Vec::new();
         for &addr in &options.udp {
-            let fail = |source| BindError {
-                scheme: "udp",
-                addr,
-                source,
-            };
-            if sharing == Sharing::Shared {
-                net::check_free(addr, Type::DGRAM).map_err(fail)?;
-            }
-            let mut real = addr;
-            for worker in &mut sockets {
-                let socket = net::udp_socket(real, sharing).map_err(fail)?;
-                real = socket.local_addr().map_err(fail)?;
+            let (real, udp) = bind_per_worker(addr, "udp", Type::DGRAM, sharing, threads, |a| {
+                let u = net::udp_socket(a, sharing)?;
+                Ok((u.local_addr()?, u))
+            })?;
+            for (worker, socket) in sockets.iter_mut().zip(udp) {
                 worker.udp.push(socket);
             }
             udp_addrs.push(real);
@@ -222,4 +209,32 @@ impl Server {
         summary.signal = watch.signal_name();
         Ok(summary)
     }
+}
+
+/// Binds one socket per worker on `addr`: the first picks the real port (for port 0), the
+/// others join it. With `Shared`, an ordinary bind first refuses a port someone holds.
+fn bind_per_worker<S>(
+    addr: SocketAddr,
+    scheme: &'static str,
+    ty: Type,
+    sharing: Sharing,
+    threads: usize,
+    mut bind: impl FnMut(SocketAddr) -> io::Result<(SocketAddr, S)>,
+) -> Result<(SocketAddr, Vec<S>), BindError> {
+    let fail = |source| BindError {
+        scheme,
+        addr,
+        source,
+    };
+    if sharing == Sharing::Shared {
+        net::check_free(addr, ty).map_err(fail)?;
+    }
+    let mut real = addr;
+    let mut sockets = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let (local, socket) = bind(real).map_err(fail)?;
+        real = local;
+        sockets.push(socket);
+    }
+    Ok((real, sockets))
 }
