@@ -47,6 +47,19 @@ impl OutputQueue {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Bytes the queue can hold without allocating.
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Gives the allocation back when nothing is queued.
+    pub(crate) fn trim(&mut self) {
+        if self.is_empty() {
+            self.buf = Vec::new();
+            self.head = 0;
+        }
+    }
+
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.buf.reserve(additional);
     }

@@ -15,6 +15,17 @@ pub const MAX_AFFIX_LEN: usize = 1024;
 /// Largest UDP payload that fits one IPv4 datagram (65 535 − 8 UDP − 20 IP header bytes).
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
+/// Largest value any size limit may have (`max_line`, the watermarks, `max_collect`).
+/// The bounds a connection derives from its config add up at most two such limits, both
+/// affixes and a few bytes, and every buffer must stay within what one allocation may hold
+/// on this platform (`isize::MAX` bytes): an eighth of that leaves a wide margin. On a
+/// 64-bit platform it is far beyond any memory; on `wasm32` it is 256 MiB.
+pub const MAX_SIZE: usize = isize::MAX as usize / 8;
+
+/// Most connections one [`Registry`](crate::Registry) can hold: a [`ConnId`](crate::ConnId)
+/// names its slot with 32 bits.
+pub const MAX_CONNECTIONS: usize = u32::MAX as usize;
+
 /// The smallest input buffer in `line` and `collect` framing. The buffer must hold one
 /// whole line (`max_line` plus `\r\n`); for short limits it is raised to this, so that a
 /// read still moves a useful amount of data per call.
@@ -109,6 +120,11 @@ pub struct Config {
     /// Abort when output is pending and no byte of it could be written for this long.
     /// Default: off.
     pub write_stall_timeout: Option<Duration>,
+    /// Abort a *closing* connection when no byte of its pending output could be written for
+    /// this long. Unlike `write_stall_timeout` it cannot be turned off: once a connection
+    /// is closing, whatever closed it (a quit word, a timer, the peer's end-of-stream),
+    /// a peer that never reads must not hold it forever. Default: 10 s.
+    pub flush_timeout: Duration,
     /// After our FIN, wait at most this long for the peer's end-of-stream, discarding its
     /// input, so that closing never resets a connection whose client is still reading its
     /// echo. `None` releases right after the FIN. Default: 2 s.
@@ -143,6 +159,7 @@ impl Default for Config {
             idle_timeout: None,
             frame_timeout: None,
             write_stall_timeout: None,
+            flush_timeout: Duration::from_secs(10),
             linger: Some(Duration::from_secs(2)),
             shutdown_timeout: Duration::from_secs(5),
             max_connections: 10_000,
@@ -168,16 +185,22 @@ impl Config {
                 field: "max frames",
             });
         }
-        for (field, value) in [
-            ("max line", self.max_line),
-            ("high watermark", self.high_watermark),
-            ("max collect", self.max_collect),
-            ("max connections", self.max_connections),
-            ("max datagram", self.max_datagram),
+        for (field, value, max) in [
+            ("max line", self.max_line, MAX_SIZE),
+            ("high watermark", self.high_watermark, MAX_SIZE),
+            ("max collect", self.max_collect, MAX_SIZE),
+            ("max connections", self.max_connections, MAX_CONNECTIONS),
+            ("max datagram", self.max_datagram, usize::MAX),
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { field });
             }
+            if value > max {
+                return Err(ConfigError::TooLarge { field, value, max });
+            }
+        }
+        if self.max_datagram > MAX_UDP_PAYLOAD {
+            return Err(ConfigError::DatagramTooLarge(self.max_datagram));
         }
         for (field, word) in [
             ("quit word", &self.quit_word),
@@ -207,18 +230,36 @@ impl Config {
                 high: self.high_watermark,
             });
         }
-        if self.max_datagram > MAX_UDP_PAYLOAD {
-            return Err(ConfigError::DatagramTooLarge(self.max_datagram));
+        let affixes = self.prefix.len() + self.suffix.len();
+        if affixes >= self.max_datagram {
+            // Even a one-byte datagram's reply would be over the limit: every datagram
+            // would be dropped.
+            return Err(ConfigError::AffixesFillDatagram {
+                affixes,
+                max_datagram: self.max_datagram,
+            });
         }
-        for (field, value) in [
-            ("idle timeout", self.idle_timeout),
-            ("frame timeout", self.frame_timeout),
-            ("write stall timeout", self.write_stall_timeout),
-            ("linger", self.linger),
-            ("shutdown timeout", Some(self.shutdown_timeout)),
+        if let (Framing::Collect, Some(quit)) = (self.framing, &self.quit_word) {
+            // The quit line itself is collected (with `\r\n`, the longest terminator)
+            // before the collection is echoed: a limit below that refuses every collection.
+            let needed = affixes + quit.len() + 2;
+            if self.max_collect < needed {
+                return Err(ConfigError::CollectTooSmall {
+                    max_collect: self.max_collect,
+                    needed,
+                });
+            }
+        }
+        for (field, value, optional) in [
+            ("idle timeout", self.idle_timeout, true),
+            ("frame timeout", self.frame_timeout, true),
+            ("write stall timeout", self.write_stall_timeout, true),
+            ("flush timeout", Some(self.flush_timeout), false),
+            ("linger", self.linger, true),
+            ("shutdown timeout", Some(self.shutdown_timeout), false),
         ] {
             if value == Some(Duration::ZERO) {
-                return Err(ConfigError::ZeroDuration { field });
+                return Err(ConfigError::ZeroDuration { field, optional });
             }
         }
         Ok(ValidConfig(Arc::new(self)))
@@ -253,7 +294,8 @@ impl ValidConfig {
     pub fn input_capacity(&self) -> usize {
         match self.framing {
             Framing::Raw => 0,
-            // `max_line` content plus a two-byte `\r\n` terminator.
+            // `max_line` content plus a two-byte `\r\n` terminator. No overflow:
+            // validation keeps `max_line` at most `MAX_SIZE`.
             Framing::Line | Framing::Collect => (self.max_line + 2).max(MIN_INPUT_BUFFER),
         }
     }
@@ -261,6 +303,9 @@ impl ValidConfig {
     /// Most bytes the output queue can ever hold. Input is accepted only while the queue is
     /// below the high watermark, and the largest thing one step appends is one echoed frame
     /// (or, in `collect`, the whole collected echo) or one error line.
+    ///
+    /// No overflow: validation keeps every term at most [`MAX_SIZE`], and the affixes at
+    /// most [`MAX_AFFIX_LEN`] each.
     pub fn output_bound(&self) -> usize {
         let affixes = self.prefix.len() + self.suffix.len();
         let step = match self.framing {

@@ -10,10 +10,15 @@ use crate::input::Input;
 use crate::output::{CloseReason, Event, Output, Timer};
 use crate::snapshot::{Counters, Phase, Snapshot};
 use crate::time::Instant;
-use crate::timers::{Deadlines, Durations, Timers};
+use crate::timers::{Deadlines, Durations, Running, Timers, TRIM_AFTER};
 
 /// Longest error line the core ever queues (`error: collect exceeds <u64> bytes\n` is 49).
 pub(crate) const MAX_ERROR_LINE: usize = 64;
+
+/// Buffers up to this size are kept while a connection is idle: echoes of ordinary lines
+/// then never allocate again, and an idle connection holds at most a few KiB. Larger ones
+/// are given back [`TRIM_AFTER`] the connection went quiet.
+const KEEP_WHEN_IDLE: usize = 4096;
 
 /// One TCP echo connection, without the socket.
 ///
@@ -49,9 +54,8 @@ pub struct Connection {
     offered: usize,
     /// Why the connection is closing, once it is.
     closing: Option<CloseReason>,
-    /// While closing: whether buffered input is still echoed (end-of-stream, shutdown) or
-    /// was dropped (quit, limits, errors, timeouts).
-    echo_buffered: bool,
+    /// While closing: what becomes of input taken but not yet echoed.
+    leftover: Leftover,
     fin_sent: bool,
     release: Option<CloseReason>,
     released: bool,
@@ -68,6 +72,22 @@ pub struct Connection {
     batch: (u64, u64),
     timers: Timers,
     counters: Counters,
+}
+
+/// What a closing connection does with input it took but has not echoed yet. Ordered from
+/// the strictest: when a second reason to close comes, the stricter treatment wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Leftover {
+    /// Drop it: the stream's own content ended the echo (the quit word, a limit, an
+    /// error), and what came after it in the stream is not answered.
+    Drop,
+    /// Echo whole lines, drop the trailing partial line and any collection: a timer ended
+    /// the connection, and the peer had finished those lines before time ran out (they
+    /// were only waiting for our backpressure), but not the partial one.
+    WholeLines,
+    /// Echo all of it, a trailing partial line as it is and the collection too: the peer
+    /// ended the stream, or the server is shutting down.
+    All,
 }
 
 /// Whether line processing may go on after a line.
@@ -93,6 +113,7 @@ impl Connection {
             idle: config.idle_timeout,
             frame: config.frame_timeout,
             write_stall: config.write_stall_timeout,
+            flush: config.flush_timeout,
             linger: config.linger,
             shutdown: config.shutdown_timeout,
         };
@@ -107,7 +128,7 @@ impl Connection {
             write_blocked: false,
             offered: 0,
             closing: None,
-            echo_buffered: false,
+            leftover: Leftover::All,
             fin_sent: false,
             release: None,
             released: false,
@@ -151,7 +172,7 @@ impl Connection {
             Input::Tick => 0,
             Input::Shutdown => {
                 self.timers.shutdown_at.get_or_insert(self.now);
-                self.begin_close(CloseReason::Shutdown, true);
+                self.begin_close(CloseReason::Shutdown, Leftover::All);
                 0
             }
             Input::Reset => {
@@ -240,12 +261,23 @@ impl Connection {
         self.released
     }
 
-    /// The earliest timer deadline, if any timer runs.
+    /// The earliest deadline, if any: of a timer, or of giving back buffers that grew
+    /// large once the connection has been quiet for a moment.
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.released || self.release.is_some() {
             return None;
         }
-        self.deadlines().earliest().map(|(at, _)| at)
+        let timer = self.deadlines().earliest().map(|(at, _)| at);
+        match (timer, self.timers.trim_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Bytes allocated for this connection's buffers (their capacity, not their contents):
+    /// what an idle connection costs beyond its fixed size.
+    pub fn allocated(&self) -> usize {
+        self.output.capacity() + self.input.capacity() + self.collected.capacity()
     }
 
     /// Traffic counters.
@@ -298,7 +330,12 @@ impl Connection {
     }
 
     fn deadlines(&self) -> Deadlines {
-        self.timers.deadlines(&self.durations, self.reading)
+        let running = Running {
+            reading: self.reading,
+            paused: self.paused,
+            flushing: self.closing.is_some() && !self.fin_sent,
+        };
+        self.timers.deadlines(&self.durations, running)
     }
 
     // ---- inputs -------------------------------------------------------------------------
@@ -317,6 +354,7 @@ impl Connection {
         self.counters.reads += 1;
         self.counters.bytes_in += take as u64;
         self.timers.last_progress = self.now;
+        self.schedule_trim();
         match self.config.framing {
             Framing::Raw => self.echo_raw(data),
             Framing::Line | Framing::Collect => self.accept_lines(data),
@@ -333,7 +371,7 @@ impl Connection {
             // The linger wait is over: the peer has read our FIN and closed too.
             self.release = self.closing;
         } else {
-            self.begin_close(CloseReason::PeerClosed, true);
+            self.begin_close(CloseReason::PeerClosed, Leftover::All);
         }
     }
 
@@ -357,9 +395,11 @@ impl Connection {
             self.counters.bytes_out += n as u64;
             self.timers.last_progress = self.now;
             self.timers.stall_since = Some(self.now);
+            self.schedule_trim();
         }
         if self.paused && self.output.len() <= self.config.low_watermark {
             self.paused = false;
+            self.timers.resume(self.now);
             if self.reading {
                 self.events.push_back(Event::ReadResumed);
             }
@@ -457,7 +497,7 @@ impl Connection {
                 break;
             }
         }
-        let keep = self.reading || (self.closing.is_some() && self.echo_buffered);
+        let keep = self.reading || (self.closing.is_some() && self.leftover != Leftover::Drop);
         if keep && self.release.is_none() {
             self.input = buf;
             self.input.drain(..at);
@@ -467,8 +507,13 @@ impl Connection {
         }
         if self.reading {
             self.check_partial();
-        } else if self.echo_buffered {
-            self.flush_buffered();
+        } else {
+            match self.leftover {
+                Leftover::All => self.flush_buffered(),
+                // Every whole line is echoed by now: what is left is the partial line.
+                Leftover::WholeLines => self.input.clear(),
+                Leftover::Drop => {}
+            }
         }
     }
 
@@ -511,7 +556,7 @@ impl Connection {
         let (prefix, suffix) = (&self.config.prefix, &self.config.suffix);
         match self.config.framing {
             Framing::Line if is_quit => {
-                self.begin_close(CloseReason::Quit, false);
+                self.begin_close(CloseReason::Quit, Leftover::Drop);
                 Flow::Stop
             }
             Framing::Line => {
@@ -544,7 +589,7 @@ impl Connection {
                     self.output.append_block(&mut self.collected);
                     // Close first: the collection's reason is `Collected`, not the frame
                     // limit its one frame may also reach.
-                    self.begin_close(CloseReason::Collected, false);
+                    self.begin_close(CloseReason::Collected, Leftover::Drop);
                     self.count_frame(len);
                     return Flow::Stop;
                 }
@@ -564,7 +609,7 @@ impl Connection {
             .max_frames
             .is_some_and(|max| self.counters.frames >= max)
         {
-            self.begin_close(CloseReason::FrameLimit, false);
+            self.begin_close(CloseReason::FrameLimit, Leftover::Drop);
             return Flow::Stop;
         }
         Flow::Continue
@@ -573,6 +618,7 @@ impl Connection {
     fn pause(&mut self) {
         if !self.paused {
             self.paused = true;
+            self.timers.pause(self.now);
             if self.reading {
                 self.events.push_back(Event::ReadPaused);
             }
@@ -593,36 +639,42 @@ impl Connection {
         debug_assert!(line.len() <= MAX_ERROR_LINE);
         self.output.extend(line.as_bytes());
         self.output.end_frame();
-        self.begin_close(CloseReason::PeerError(error), false);
+        self.begin_close(CloseReason::PeerError(error), Leftover::Drop);
     }
 
-    /// Stops reading and heads for the FIN. The first reason wins. With `echo_buffered`,
-    /// input already taken is still echoed; otherwise it is dropped.
-    fn begin_close(&mut self, reason: CloseReason, echo_buffered: bool) {
+    /// Stops reading and heads for the FIN. The first reason wins; `leftover` says what
+    /// becomes of input taken but not yet echoed.
+    fn begin_close(&mut self, reason: CloseReason, leftover: Leftover) {
+        // A collection is echoed only whole, at the quit word or the end of the stream.
+        let leftover = match (self.config.framing, leftover) {
+            (Framing::Collect, Leftover::WholeLines) => Leftover::Drop,
+            (_, leftover) => leftover,
+        };
         if let Some(current) = self.closing {
             // Already closing and a buffered line ends the echo (a quit word, a limit, an
             // error): the rest is no longer echoed. After the peer's end-of-stream, that
             // line's verdict becomes the reason: in the stream it came before the end.
-            if !echo_buffered {
+            if leftover == Leftover::Drop {
                 if current == CloseReason::PeerClosed {
                     self.closing = Some(reason);
                 }
-                self.echo_buffered = false;
                 self.input.clear();
                 self.collected.clear();
             }
+            self.leftover = self.leftover.min(leftover);
             return;
         }
         self.closing = Some(reason);
         self.reading = false;
-        self.echo_buffered = echo_buffered;
+        self.leftover = leftover;
         self.timers.frame_started = None;
         self.events.push_back(Event::Closing(reason));
-        if echo_buffered {
-            self.pump();
-        } else {
-            self.input.clear();
-            self.collected.clear();
+        match leftover {
+            Leftover::All | Leftover::WholeLines => self.pump(),
+            Leftover::Drop => {
+                self.input.clear();
+                self.collected.clear();
+            }
         }
     }
 
@@ -677,17 +729,46 @@ impl Connection {
                     self.release = Some(self.closing.unwrap_or(CloseReason::Shutdown));
                 }
                 Timer::Shutdown => self.fail(CloseReason::TimedOut(Timer::Shutdown)),
-                Timer::WriteStall => self.fail(CloseReason::TimedOut(Timer::WriteStall)),
+                Timer::WriteStall | Timer::Flush => self.fail(CloseReason::TimedOut(timer)),
                 Timer::Linger => {
                     self.release = Some(self.closing.unwrap_or(CloseReason::PeerClosed));
                 }
                 Timer::Frame | Timer::Idle => {
-                    self.begin_close(CloseReason::TimedOut(timer), false);
+                    self.begin_close(CloseReason::TimedOut(timer), Leftover::WholeLines);
                 }
             }
         }
         if fired {
             self.settle();
+        }
+        if self.timers.trim_at.is_some_and(|at| at <= self.now) {
+            self.trim();
+        }
+    }
+
+    /// After progress: once the connection has been quiet for [`TRIM_AFTER`], give back
+    /// buffers that grew past [`KEEP_WHEN_IDLE`]. Moving the deadline is one store; a
+    /// connection busy more often than that never trims, so it never allocates per event.
+    fn schedule_trim(&mut self) {
+        if self.output.capacity() > KEEP_WHEN_IDLE || self.input.capacity() > KEEP_WHEN_IDLE {
+            self.timers.trim_at = Some(self.now + TRIM_AFTER);
+        }
+    }
+
+    /// Gives back what idle buffers hold beyond their contents. Output still pending
+    /// stays where it is: a later drain schedules another trim.
+    fn trim(&mut self) {
+        self.timers.trim_at = None;
+        let before = self.allocated();
+        self.output.trim();
+        if self.input.capacity() > KEEP_WHEN_IDLE {
+            self.input.shrink_to_fit();
+        }
+        let released = before - self.allocated();
+        if released > 0 {
+            self.events.push_back(Event::BuffersReleased {
+                bytes: released as u64,
+            });
         }
     }
 }

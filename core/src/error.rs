@@ -48,11 +48,50 @@ pub enum ConfigError {
         /// Which limit.
         field: &'static str,
     },
-    /// A timer set to zero would fire at once; leave it off instead.
-    #[error("{field} must be longer than zero (leave it unset to turn it off)")]
+    /// A size or count beyond what this platform can hold (see
+    /// [`MAX_SIZE`](crate::MAX_SIZE)).
+    #[error("{field} {value} is too large; the largest allowed is {max}")]
+    TooLarge {
+        /// Which limit.
+        field: &'static str,
+        /// The configured value.
+        value: usize,
+        /// The largest value allowed.
+        max: usize,
+    },
+    /// Prefix and suffix alone fill `max_datagram`, so every UDP reply would be dropped.
+    #[error(
+        "prefix and suffix ({affixes} bytes) leave no room in max datagram ({max_datagram} \
+         bytes): every reply would be dropped"
+    )]
+    AffixesFillDatagram {
+        /// Prefix plus suffix length.
+        affixes: usize,
+        /// The configured `max_datagram`.
+        max_datagram: usize,
+    },
+    /// In `collect` framing, `max_collect` cannot hold even the quit line, so every
+    /// collection would end in an error.
+    #[error(
+        "max collect ({max_collect} bytes) cannot hold the quit line with prefix and \
+         suffix ({needed} bytes)"
+    )]
+    CollectTooSmall {
+        /// The configured `max_collect`.
+        max_collect: usize,
+        /// Prefix, quit word, suffix and a `\r\n` terminator.
+        needed: usize,
+    },
+    /// A timer set to zero would fire at once; an optional one is left off instead.
+    #[error(
+        "{field} must be longer than zero{}",
+        if *optional { " (leave it unset to turn it off)" } else { "" }
+    )]
     ZeroDuration {
         /// Which timer.
         field: &'static str,
+        /// Whether the timer can be turned off.
+        optional: bool,
     },
     /// The low watermark is not below the high one, so reading could never resume.
     #[error("low watermark ({low} bytes) must be below high watermark ({high} bytes)")]

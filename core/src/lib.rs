@@ -34,7 +34,12 @@
 //!   then the release.
 //! - **Closing** gracefully means: stop reading, flush, FIN, then *linger* — read and drop
 //!   the peer's input until its end-of-stream (at most `linger`), so that closing never
-//!   resets a connection whose client has not yet read its echo.
+//!   resets a connection whose client has not yet read its echo. A closing connection
+//!   whose peer reads none of its pending output for `flush_timeout` is released at once:
+//!   every state has a deadline.
+//! - **Timers measure the peer.** The frame timer stands still while backpressure pauses
+//!   reading; a timeout echoes the whole lines already accepted and drops only the
+//!   unfinished one.
 //!
 //! ## The run-loop contract
 //! Every driver follows the same four rules.
@@ -154,7 +159,10 @@ mod snapshot;
 mod time;
 mod timers;
 
-pub use config::{Config, Framing, ValidConfig, MAX_AFFIX_LEN, MAX_UDP_PAYLOAD, MIN_INPUT_BUFFER};
+pub use config::{
+    Config, Framing, ValidConfig, MAX_AFFIX_LEN, MAX_CONNECTIONS, MAX_SIZE, MAX_UDP_PAYLOAD,
+    MIN_INPUT_BUFFER,
+};
 pub use connection::Connection;
 pub use datagram::{DatagramCounters, DatagramEcho, DatagramError};
 pub use error::{ConfigError, PeerError, RegistryError};

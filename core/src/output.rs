@@ -57,6 +57,13 @@ pub enum Event {
     PeerError(PeerError),
     /// The connection stopped taking input and is flushing towards its FIN.
     Closing(CloseReason),
+    /// The connection had been quiet for a while and gave back buffer memory that a burst
+    /// had made it grow: this many bytes of capacity. A driver may ask its allocator to
+    /// return freed memory to the system now.
+    BuffersReleased {
+        /// Bytes of capacity given back.
+        bytes: u64,
+    },
 }
 
 /// The connection's timers. Each is optional in [`Config`](crate::Config).
@@ -68,6 +75,8 @@ pub enum Timer {
     Frame,
     /// Output pending, none of it written.
     WriteStall,
+    /// Closing, with output pending that could not be written: the peer stopped reading.
+    Flush,
     /// After our FIN, the peer did not close its side in time.
     Linger,
     /// After a shutdown request, the connection did not finish in time.
@@ -81,6 +90,7 @@ impl Timer {
             Timer::Idle => "idle timeout",
             Timer::Frame => "frame timeout",
             Timer::WriteStall => "write stall timeout",
+            Timer::Flush => "flush timeout",
             Timer::Linger => "linger timeout",
             Timer::Shutdown => "shutdown timeout",
         }

@@ -33,7 +33,7 @@ use reverb_core::{
 use wasm_bindgen::prelude::*;
 
 /// Every field name [`Config`] has, so that an unknown name can be refused.
-const CONFIG_FIELDS: [&str; 18] = [
+const CONFIG_FIELDS: [&str; 19] = [
     "framing",
     "prefix",
     "suffix",
@@ -47,6 +47,7 @@ const CONFIG_FIELDS: [&str; 18] = [
     "idle_timeout",
     "frame_timeout",
     "write_stall_timeout",
+    "flush_timeout",
     "linger",
     "shutdown_timeout",
     "max_connections",
@@ -220,6 +221,7 @@ pub fn default_config() -> JsValue {
         "write_stall_timeout",
         nullable(c.write_stall_timeout.map(duration_ms)),
     );
+    set(&o, "flush_timeout", duration_ms(c.flush_timeout));
     set(&o, "linger", nullable(c.linger.map(duration_ms)));
     set(&o, "shutdown_timeout", duration_ms(c.shutdown_timeout));
     set(&o, "max_connections", c.max_connections as f64);
@@ -303,8 +305,13 @@ fn config_from_js(js: &JsValue) -> Result<Config, JsError> {
             *field = get_usize(js, name)?.map(|ms| Duration::from_millis(ms as u64));
         }
     }
-    if let Some(ms) = get_usize(js, "shutdown_timeout")? {
-        c.shutdown_timeout = Duration::from_millis(ms as u64);
+    for (name, field) in [
+        ("shutdown_timeout", &mut c.shutdown_timeout),
+        ("flush_timeout", &mut c.flush_timeout),
+    ] {
+        if let Some(ms) = get_usize(js, name)? {
+            *field = Duration::from_millis(ms as u64);
+        }
     }
     if let Some(b) = Reflect::get(js, &"record_frames".into())
         .ok()
@@ -419,6 +426,10 @@ fn event_fields(o: &Object, event: Event) {
             set(o, "bytes", bytes as f64);
         }
         Event::ReadPaused => set(o, "event", "read_paused"),
+        Event::BuffersReleased { bytes } => {
+            set(o, "event", "buffers_released");
+            set(o, "bytes", bytes as f64);
+        }
         Event::ReadResumed => set(o, "event", "read_resumed"),
         Event::TimedOut(timer) => {
             set(o, "event", "timed_out");
@@ -440,6 +451,7 @@ fn timer_name(timer: Timer) -> &'static str {
         Timer::Idle => "idle",
         Timer::Frame => "frame",
         Timer::WriteStall => "write_stall",
+        Timer::Flush => "flush",
         Timer::Linger => "linger",
         Timer::Shutdown => "shutdown",
     }
@@ -455,6 +467,7 @@ fn deadlines_to_js(d: &Deadlines) -> Object {
         ("idle", d.idle),
         ("frame", d.frame),
         ("write_stall", d.write_stall),
+        ("flush", d.flush),
         ("linger", d.linger),
         ("shutdown", d.shutdown),
     ] {

@@ -433,6 +433,9 @@ export class Simulation {
       case 'closing':
         text = `closing: ${out.reason}`;
         break;
+      case 'buffers_released':
+        text = `quiet for a while: ${out.bytes} B of buffers given back`;
+        break;
       default:
         text = out.event;
     }

@@ -18,6 +18,7 @@ export const CONFIG_FIELDS = {
   idle_timeout: 'ms',
   frame_timeout: 'ms',
   write_stall_timeout: 'ms',
+  flush_timeout: 'int',
   linger: 'ms',
 };
 

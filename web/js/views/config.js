@@ -17,6 +17,7 @@ const FIELDS = [
   { key: 'idle_timeout', label: 'Idle timeout (ms)', kind: 'ms' },
   { key: 'frame_timeout', label: 'Frame timeout (ms)', kind: 'ms' },
   { key: 'write_stall_timeout', label: 'Write stall timeout (ms)', kind: 'ms' },
+  { key: 'flush_timeout', label: 'Flush timeout (ms)', kind: 'int' },
   { key: 'linger', label: 'Linger (ms)', kind: 'ms' },
 ];
 
