@@ -147,6 +147,9 @@ pub struct ServeArgs {
     /// Abort a connection that reads none of its pending echo for this long [default: off]
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub write_stall_timeout: Option<Duration>,
+    /// Reset a closing connection that reads none of its pending echo for this long
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub flush_timeout: Duration,
     /// After our FIN, wait this long for the client's close ("off": close at once)
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_optional_duration)]
     pub linger: MaybeDuration,
@@ -203,6 +206,7 @@ impl ServeArgs {
             idle_timeout: self.idle_timeout,
             frame_timeout: self.frame_timeout,
             write_stall_timeout: self.write_stall_timeout,
+            flush_timeout: self.flush_timeout,
             linger: self.linger.0,
             shutdown_timeout: self.shutdown_timeout,
             max_connections: self.max_connections,
@@ -216,6 +220,11 @@ impl ServeArgs {
     /// settings.
     pub fn options(&self) -> Result<ServerOptions, UsageError> {
         let config = self.config()?;
+        if self.mode == Mode::Raw && self.fault_word.is_some() {
+            return Err(UsageError::Driver(
+                "a fault word needs line or collect mode: raw mode does not cut lines".into(),
+            ));
+        }
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });

@@ -36,37 +36,70 @@ impl Clock {
     }
 }
 
-/// Lets a repeated warning through at most once per interval and counts the rest, so a
-/// flood of the same failure cannot flood the log.
+/// Lets the first few of a repeated message through in each window of time and counts
+/// the rest, so that a flood of the same failure cannot flood the log, while the first
+/// ones (usually the telling ones) are kept and the count of the others is not lost.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
     interval: Duration,
-    last: Option<Instant>,
+    burst: u32,
+    /// Start of the current window, while one is open.
+    window: Option<Instant>,
+    /// Messages let through in the current window.
+    used: u32,
+    /// Messages held back in the current window.
     suppressed: u64,
 }
 
 impl RateLimit {
-    /// At most one message per `interval`.
-    pub const fn new(interval: Duration) -> Self {
+    /// At most `burst` messages per `interval`.
+    pub const fn new(interval: Duration, burst: u32) -> Self {
         RateLimit {
             interval,
-            last: None,
+            burst,
+            window: None,
+            used: 0,
             suppressed: 0,
         }
     }
 
-    /// `Some(n)` when a message may be logged now, `n` being how many were suppressed
-    /// since the last one; `None` when this one is suppressed.
-    pub fn allow(&mut self, now: Instant) -> Option<u64> {
-        if self
-            .last
-            .is_some_and(|last| now.saturating_since(last) < self.interval)
-        {
-            self.suppressed += 1;
-            return None;
+    /// Whether a message may be logged now; if not, it is counted. Call
+    /// [`take_suppressed`](Self::take_suppressed) first, or a finished window's count is
+    /// carried into the next one.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        let open = self
+            .window
+            .is_some_and(|start| now.saturating_since(start) < self.interval);
+        if !open {
+            self.window = Some(now);
+            self.used = 0;
         }
-        self.last = Some(now);
-        Some(std::mem::take(&mut self.suppressed))
+        if self.used < self.burst {
+            self.used += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+
+    /// Once the window that held messages back is over: how many it held back (and the
+    /// count starts again). `None` while the window is open or nothing was held back.
+    pub fn take_suppressed(&mut self, now: Instant) -> Option<u64> {
+        let end = self.deadline()?;
+        (now >= end).then(|| std::mem::take(&mut self.suppressed))
+    }
+
+    /// When the current window ends, if it has held messages back: the time to report
+    /// them even if no further message comes.
+    pub fn deadline(&self) -> Option<Instant> {
+        let start = self.window.filter(|_| self.suppressed > 0)?;
+        Some(start + self.interval)
+    }
+
+    /// The window's length.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 }
 
@@ -89,13 +122,28 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_limit_counts_what_it_suppresses() {
-        let mut limit = RateLimit::new(Duration::from_secs(1));
+    fn a_rate_limit_keeps_the_first_ones_and_counts_the_rest() {
+        let mut limit = RateLimit::new(Duration::from_secs(1), 2);
         let at = Instant::from_millis;
-        assert_eq!(limit.allow(at(0)), Some(0));
-        assert_eq!(limit.allow(at(10)), None);
-        assert_eq!(limit.allow(at(999)), None);
-        assert_eq!(limit.allow(at(1000)), Some(2));
-        assert_eq!(limit.allow(at(1500)), None);
+        assert!(limit.allow(at(0)));
+        assert!(limit.allow(at(10)));
+        assert_eq!(limit.deadline(), None, "nothing held back yet");
+        assert!(!limit.allow(at(20)));
+        assert!(!limit.allow(at(999)));
+        assert_eq!(limit.deadline(), Some(at(1000)));
+        assert_eq!(
+            limit.take_suppressed(at(999)),
+            None,
+            "the window is still open"
+        );
+        assert_eq!(limit.take_suppressed(at(1000)), Some(2));
+        assert_eq!(limit.take_suppressed(at(1001)), None, "reported once");
+        assert_eq!(limit.deadline(), None);
+        assert!(
+            limit.allow(at(1500)),
+            "a new window lets the first ones through"
+        );
+        assert!(limit.allow(at(1501)));
+        assert!(!limit.allow(at(1502)));
     }
 }

@@ -11,9 +11,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m or h (e.g. 30s, 500ms)"))?;
     let (digits, unit) = text.split_at(split);
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (e.g. 30s, 500ms)"))?;
+    let value = parse_whole(digits).map_err(|overflow| match overflow {
+        true => format!("{text:?} is too long"),
+        false => format!("{text:?} is not a duration (e.g. 30s, 500ms)"),
+    })?;
     let ms_per_unit = match unit {
         "ms" => 1,
         "s" => 1000,
@@ -29,6 +30,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .checked_mul(ms_per_unit)
         .map(Duration::from_millis)
         .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+/// A whole number of ASCII digits; `Err(true)` when it is one but does not fit a `u64`,
+/// so that "too long" is said of every value that is too long, not only of those that
+/// overflow once multiplied by their unit.
+fn parse_whole(digits: &str) -> Result<u64, bool> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(false);
+    }
+    digits.parse().map_err(|_| true)
 }
 
 /// A duration that may be `off` (a newtype, so clap treats it as one value).
@@ -52,9 +63,10 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (e.g. 4096, 64KiB, 1MiB)"))?;
+    let value = parse_whole(digits).map_err(|overflow| match overflow {
+        true => format!("{text:?} is too large"),
+        false => format!("{text:?} is not a size (e.g. 4096, 64KiB, 1MiB)"),
+    })?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -101,14 +113,12 @@ pub fn parse_escaped(text: &str) -> Result<Vec<u8>, String> {
             Some(b'0') => 0,
             Some(b'\\') => b'\\',
             Some(b'x') => {
-                let hex = [bytes.next(), bytes.next()];
-                let [Some(hi), Some(lo)] = hex else {
+                // Two hex digits exactly: `from_str_radix` alone would take "+1" as 1.
+                let digit = |b: Option<u8>| b.and_then(|b| char::from(b).to_digit(16));
+                let (Some(hi), Some(lo)) = (digit(bytes.next()), digit(bytes.next())) else {
                     return Err(format!("{text:?}: \\x needs two hex digits"));
                 };
-                let pair = [hi, lo];
-                let digits = std::str::from_utf8(&pair).unwrap_or("");
-                u8::from_str_radix(digits, 16)
-                    .map_err(|_| format!("{text:?}: \\x needs two hex digits"))?
+                (hi * 16 + lo) as u8
             }
             Some(other) => {
                 return Err(format!(
@@ -137,6 +147,19 @@ mod tests {
         assert!(parse_duration("3x").is_err());
         assert!(parse_duration("s").is_err());
         assert_eq!(parse_optional_duration("off"), Ok(MaybeDuration(None)));
+        assert!(parse_duration("+5s").is_err(), "a sign is not a digit");
+    }
+
+    #[test]
+    fn every_value_too_long_is_called_too_long() {
+        // Overflows once multiplied by its unit…
+        let by_unit = parse_duration("9999999999999999999s").unwrap_err();
+        // …and overflows u64 on its own: the same message, not "not a duration".
+        let by_digits = parse_duration("99999999999999999999s").unwrap_err();
+        assert!(by_unit.ends_with("is too long"), "{by_unit}");
+        assert!(by_digits.ends_with("is too long"), "{by_digits}");
+        let size = parse_size("99999999999999999999").unwrap_err();
+        assert!(size.ends_with("is too large"), "{size}");
     }
 
     #[test]
@@ -159,6 +182,10 @@ mod tests {
         assert_eq!(parse_escaped(r"\xff\x00"), Ok(vec![0xff, 0]));
         assert!(parse_escaped(r"\q").is_err());
         assert!(parse_escaped(r"\x4").is_err());
+        assert!(parse_escaped(r"\x+1").is_err(), "a sign is not a hex digit");
+        assert!(parse_escaped(r"\x-1").is_err());
+        assert!(parse_escaped(r"\x 1").is_err());
+        assert_eq!(parse_escaped(r"\xAb"), Ok(vec![0xab]));
         assert!(parse_escaped("x\\").is_err());
     }
 }

@@ -7,10 +7,12 @@
 //! accepted it. The only shared state is `Control`: a stop flag and the process-wide
 //! connection count behind `--max-connections`, touched once per accept and release.
 
+mod memory;
 mod signals;
 mod stats;
 mod tcp;
 mod udp;
+mod warnings;
 mod worker;
 
 use std::io;

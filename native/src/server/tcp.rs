@@ -18,8 +18,9 @@ use reverb_core::{
     RegistryError, ValidConfig,
 };
 
+use super::memory::MemoryReturn;
+use super::warnings::{Warning, Warnings};
 use super::Control;
-use crate::clock::RateLimit;
 use crate::net::{read_once, write_until_blocked, ReadOutcome, Registration};
 
 /// Reads per readiness event before the connection goes to the back of the queue: with
@@ -67,7 +68,10 @@ pub(crate) struct Connections {
     worker: usize,
     /// Connections closed at once because `--max-connections` were open.
     pub(crate) refused: u64,
-    full_warning: RateLimit,
+    /// This event loop's rate-limited warnings (the worker's too).
+    pub(crate) warnings: Warnings,
+    /// Freed buffer memory waiting to be returned to the system.
+    pub(crate) memory: MemoryReturn,
 }
 
 impl Connections {
@@ -85,7 +89,8 @@ impl Connections {
             control,
             worker,
             refused: 0,
-            full_warning: RateLimit::new(super::worker::WARN_INTERVAL),
+            warnings: Warnings::new(),
+            memory: MemoryReturn::default(),
         }
     }
 
@@ -118,8 +123,8 @@ impl Connections {
         if self.control.live.fetch_add(1, Ordering::AcqRel) >= max {
             self.control.live.fetch_sub(1, Ordering::AcqRel);
             self.refused += 1;
-            if let Some(suppressed) = self.full_warning.allow(now) {
-                tracing::warn!(%peer, suppressed, "{}: closing new connections", RegistryError::Full(max));
+            if self.warnings.allow(Warning::ConnectionLimit, now) {
+                tracing::warn!(%peer, "{}: closing new connections", RegistryError::Full(max));
             }
             return;
         }
@@ -302,7 +307,10 @@ impl Connections {
             let (written, error) = match self.registry.poll_output(id) {
                 Output::Event(event) => {
                     resumed |= event == Event::ReadResumed;
-                    log_event(event, conn.peer);
+                    if let Event::BuffersReleased { .. } = event {
+                        self.memory.released();
+                    }
+                    log_event(event, conn.peer, &mut self.warnings, now);
                     continue;
                 }
                 Output::Transmit(bytes) => {
@@ -394,8 +402,9 @@ fn log_close(conn: &Conn, reason: CloseReason, c: &Counters, now: Instant) {
     );
 }
 
-fn log_event(event: Event, peer: SocketAddr) {
+fn log_event(event: Event, peer: SocketAddr, warnings: &mut Warnings, now: Instant) {
     match event {
+        Event::PeerError(error) if !warnings.allow(Warning::of(error), now) => {}
         Event::PeerError(PeerError::FaultInjected) => {
             tracing::warn!(%peer, "fault word received: failing this connection only");
         }
@@ -405,5 +414,8 @@ fn log_event(event: Event, peer: SocketAddr) {
         Event::ReadPaused => tracing::trace!(%peer, "output at high watermark: reading paused"),
         Event::ReadResumed => tracing::trace!(%peer, "output drained: reading resumed"),
         Event::Echoed { frames, bytes } => tracing::trace!(%peer, frames, bytes, "echoed"),
+        Event::BuffersReleased { bytes } => {
+            tracing::trace!(%peer, bytes, "quiet: buffers given back");
+        }
     }
 }

@@ -14,8 +14,9 @@ use reverb_core::{Instant, RegistryCounters};
 use super::stats::WorkerStats;
 use super::tcp::Connections;
 use super::udp::{Drained, UdpEcho};
+use super::warnings::Warning;
 use super::{Control, ServerOptions, WorkerSockets};
-use crate::clock::{Clock, RateLimit};
+use crate::clock::Clock;
 use crate::net::{classify_accept_error, AcceptError};
 
 /// Readiness events taken per poll.
@@ -30,9 +31,6 @@ const ACCEPT_BUDGET: usize = 64;
 /// connection closes.
 const BACKOFF_MIN: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
-
-/// At most one warning of a kind per this interval; the rest are counted.
-pub(crate) const WARN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// After the shutdown timeout the core has released every connection; this much more is
 /// allowed before the loop gives up on its own, as a last line of defence against a hang.
@@ -97,7 +95,6 @@ pub(crate) struct Worker {
     /// While out of descriptors: when to try accepting again, and the next wait.
     backoff_until: Option<Instant>,
     backoff: Duration,
-    exhausted_warning: RateLimit,
     stopping_since: Option<Instant>,
     shutdown_timeout: Duration,
     udp_totals: (u64, u64),
@@ -141,7 +138,6 @@ impl Worker {
             udp_queue: Vec::new(),
             backoff_until: None,
             backoff: BACKOFF_MIN,
-            exhausted_warning: RateLimit::new(WARN_INTERVAL),
             stopping_since: None,
             shutdown_timeout: options.config.shutdown_timeout,
             udp_totals: (0, 0),
@@ -203,6 +199,8 @@ impl Worker {
                 }
             }
             self.tcp.on_timeout(self.poll.registry(), now);
+            self.tcp.warnings.report(now);
+            self.tcp.memory.run(now);
             if self.stop_deadline().is_some_and(|at| at <= now) {
                 tracing::warn!(
                     open = self.tcp.registry().len(),
@@ -217,6 +215,8 @@ impl Worker {
     fn next_deadline(&mut self) -> Option<Instant> {
         [
             self.tcp.next_deadline(),
+            self.tcp.warnings.next_deadline(),
+            self.tcp.memory.deadline(),
             self.backoff_until,
             self.stop_deadline(),
         ]
@@ -264,11 +264,10 @@ impl Worker {
     }
 
     fn warn_exhausted(&mut self, error: &io::Error, now: Instant) {
-        if let Some(suppressed) = self.exhausted_warning.allow(now) {
+        if self.tcp.warnings.allow(Warning::OutOfDescriptors, now) {
             tracing::warn!(
                 error = %error,
                 retry_in_ms = self.backoff.as_millis() as u64,
-                suppressed,
                 "cannot accept: out of descriptors or memory; pending connections wait"
             );
         }

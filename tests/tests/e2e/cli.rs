@@ -95,6 +95,40 @@ fn invalid_settings_exit_2_with_one_line_and_no_backtrace() {
             &["--read-size", "0"],
             "reverb: error: read size must be between 1 byte and 16MiB, not 0",
         ),
+        // Sizes beyond what the platform can hold: once a panic, or a silently wrapped
+        // input buffer.
+        (
+            &["--max-line", "18446744073709551615"],
+            "reverb: error: max line 18446744073709551615 is too large; the largest \
+             allowed is 1152921504606846975",
+        ),
+        // Configurations that start but could never echo.
+        (
+            &["--mode", "collect", "--max-collect", "4"],
+            "reverb: error: max collect (4 bytes) cannot hold the quit line with prefix \
+             and suffix (6 bytes)",
+        ),
+        (
+            &[
+                "--udp",
+                "127.0.0.1:0",
+                "--prefix",
+                "0123456789",
+                "--max-datagram",
+                "10",
+            ],
+            "reverb: error: prefix and suffix (10 bytes) leave no room in max datagram (10 \
+             bytes): every reply would be dropped",
+        ),
+        (
+            &["--mode", "raw", "--fault-word", "boom"],
+            "reverb: error: a fault word needs line or collect mode: raw mode does not cut \
+             lines",
+        ),
+        (
+            &["--flush-timeout", "0s"],
+            "reverb: error: flush timeout must be longer than zero",
+        ),
     ];
     for (args, expected) in cases {
         let mut argv = vec!["serve", "-l", "127.0.0.1:0"];
@@ -104,11 +138,20 @@ fn invalid_settings_exit_2_with_one_line_and_no_backtrace() {
         assert_eq!(err.trim(), *expected);
         assert!(out.is_empty(), "nothing is listened on: {out}");
     }
-    // Values clap parses with our parsers: a duration needs its unit.
-    let (status, _, err) = run(&["serve", "--idle-timeout", "30"], b"");
-    assert_eq!(status.code(), Some(2));
-    assert!(err.contains("needs a unit"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"));
+    // Values clap parses with our parsers: a duration needs its unit, a value too long
+    // is called too long however many digits it has, and an escape is exact.
+    for (args, expected) in [
+        (["--idle-timeout", "30"], "needs a unit"),
+        (["--idle-timeout", "99999999999999999999s"], "is too long"),
+        (["--idle-timeout", "9999999999999999999s"], "is too long"),
+        (["--max-line", "99999999999999999999"], "is too large"),
+        (["--prefix", r"\x+1"], "needs two hex digits"),
+    ] {
+        let (status, _, err) = run(&["serve", args[0], args[1]], b"");
+        assert_eq!(status.code(), Some(2), "{args:?}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("backtrace"));
+    }
 }
 
 #[test]
@@ -133,6 +176,8 @@ fn help_gives_every_flag_one_line_and_its_default() {
         "--idle-timeout <DURATION>",
         "--frame-timeout <DURATION>",
         "--write-stall-timeout <DURATION>",
+        "--flush-timeout <DURATION>",
+        "[default: 10s]",
         "--linger <DURATION>",
         "[default: 2s]",
         "--max-connections <N>",
@@ -224,4 +269,48 @@ fn quiet_logs_only_warnings() {
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn warnings_from_many_bad_peers_are_rate_limited_and_every_one_counted() {
+    const PEERS: usize = 2000;
+    let server = Server::start(&["-q", "--max-line", "8", "--threads", "1"]);
+    // Each peer sends an over-long line and is answered with one error line and a FIN.
+    // A few hundred at a time, so the test process stays far below its descriptor limit.
+    for batch in 0..PEERS / 250 {
+        let mut clients: Vec<_> = (0..250).map(|_| server.connect()).collect();
+        for client in &mut clients {
+            client.send(b"far too long\n");
+        }
+        for client in &mut clients {
+            assert_eq!(
+                client.read_until_closed(),
+                b"error: line exceeds 8 bytes\n",
+                "{batch}"
+            );
+        }
+    }
+    // Every warning is either logged or counted in a summary line; the summaries come
+    // when their one-second window ends, without further traffic.
+    let counted = |log: &str| {
+        let logged = log
+            .lines()
+            .filter(|l| l.contains("line exceeds 8 bytes"))
+            .count();
+        let suppressed: usize = log
+            .lines()
+            .filter_map(|l| l.split_once("suppressed=")?.1.split_whitespace().next())
+            .map(|n| n.parse::<usize>().unwrap())
+            .sum();
+        (logged, suppressed)
+    };
+    let log = server.await_log_text(|log| {
+        let (logged, suppressed) = counted(log);
+        logged + suppressed >= PEERS
+    });
+    let (logged, suppressed) = counted(&log);
+    eprintln!("{PEERS} bad peers: {logged} warnings logged, {suppressed} counted in summaries");
+    assert_eq!(logged + suppressed, PEERS);
+    assert!(logged <= 100, "{logged} lines: the log was flooded");
+    assert!(log.contains("more \"line too long\" warnings in the last 1 s were not logged"));
 }

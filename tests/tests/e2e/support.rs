@@ -209,6 +209,14 @@ impl Server {
         matching(&text).unwrap()
     }
 
+    /// Waits until everything logged so far satisfies `ready`, and returns it. Panics
+    /// after `LIMIT` with the log so far.
+    pub(crate) fn await_log_text(&self, ready: impl Fn(&str) -> bool) -> String {
+        let (text, ok) = self.stderr.wait(ready);
+        assert!(ok, "the log never got there:\n{text}");
+        text
+    }
+
     /// Everything logged so far.
     pub(crate) fn log(&self) -> String {
         self.stderr.snapshot()

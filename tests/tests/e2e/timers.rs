@@ -104,6 +104,51 @@ fn write_stall_timeout_aborts_a_client_that_never_reads() {
 }
 
 #[test]
+fn a_connection_closing_towards_a_client_that_never_reads_is_reset_by_the_flush_timeout() {
+    // The idle timeout starts a graceful close, but the client reads nothing: without the
+    // flush timeout the connection stayed ESTABLISHED for good, holding its echo.
+    let server = Server::start(&[
+        "-v",
+        "--mode",
+        "raw",
+        "--idle-timeout",
+        "200ms",
+        "--flush-timeout",
+        "500ms",
+    ]);
+    let mut client = server.connect();
+    client
+        .stream
+        .set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let started = Instant::now();
+    let err = loop {
+        match client.stream.write(&chunk) {
+            Ok(_) => {}
+            Err(e) if crate::support::is_timeout(&e) => {}
+            Err(e) => break e,
+        }
+        assert!(
+            started.elapsed() < crate::support::LIMIT,
+            "the server never gave up on the closing connection"
+        );
+    };
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+        ),
+        "{err}"
+    );
+    server.await_log(&["idle timeout"]);
+    let line = server.await_log(&["connection closed", "reason=flush timeout"]);
+    eprintln!("stuck connection gone after {} ms", duration_ms(&line));
+    assert!(duration_ms(&line) >= 500, "{line}");
+    server.connect().roundtrip(b"next\n", b"next\n");
+}
+
+#[test]
 fn linger_waits_for_the_clients_close_then_gives_up() {
     let server = Server::start(&["--linger", "300ms"]);
     let mut client = server.connect();
