@@ -8,30 +8,31 @@ use clap::Args;
 use super::BenchOptions;
 use crate::units::{parse_duration, parse_size};
 
-/// `reverb bench`.
+/// `reverb bench`. Each flag's help ends with its default: clap appends it for flags with
+/// a default value; the others say it in their text.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Echo server to load, HOST:PORT (any echo server, not only reverb)
     pub addr: String,
-    /// Connections to open [default: 50]
+    /// Connections to open
     #[arg(short = 'c', long, default_value_t = 50)]
     pub connections: usize,
-    /// Bytes per message, e.g. 64, 1KiB, 16KiB [default: 64]
+    /// Bytes per message, e.g. 64, 1KiB, 16KiB
     #[arg(short = 's', long, value_parser = parse_size, default_value = "64")]
     pub size: usize,
     /// How long to measure, e.g. 10s [default: 10s, unless --requests]
     #[arg(short = 'd', long, value_parser = parse_duration, conflicts_with = "requests")]
     pub duration: Option<Duration>,
-    /// Measure this many echoed messages instead of a duration
+    /// Measure this many messages (each echoed and verified) instead of a duration
     #[arg(short = 'n', long)]
     pub requests: Option<u64>,
-    /// Load before measuring starts [default: 1s]
+    /// Load before measuring starts
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub warmup: Duration,
-    /// Messages in flight per connection [default: 1]
+    /// Messages in flight per connection
     #[arg(long, default_value_t = 1)]
     pub pipeline: usize,
-    /// Threads, each with its own event loop [default: 1]
+    /// Threads, each with its own event loop
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
     /// End each message with \n and no other newline (for line-mode servers) [default: off]
@@ -40,13 +41,13 @@ pub struct BenchArgs {
     /// Open loop: send R messages/s in total, latency from intended send time [default: closed loop]
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
-    /// Give up on a connect or an owed echo after this long [default: 5s]
+    /// Give up on a connect, an owed echo or a due message that waited this long
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub timeout: Duration,
     /// Print the report as one JSON object [default: text]
     #[arg(long)]
     pub json: bool,
-    /// Hold N connections open (one echo each) instead of loading them (C10K tests)
+    /// Hold N connections open (one echo each) instead of loading them; the server must not close them (C10K tests)
     #[arg(long, value_name = "N", requires = "hold")]
     pub idle: Option<usize>,
     /// With --idle: how long to hold the connections, e.g. 30s

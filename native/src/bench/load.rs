@@ -1,5 +1,6 @@
-//! One load connection as a sans-IO state machine: what to send next, and a byte-for-byte
-//! check of what came back. The event loop moves bytes; this decides and verifies.
+//! One load connection as a sans-IO state machine: what to send next, a byte-for-byte
+//! check of what came back, and whether an owed echo has stalled. The event loop moves
+//! bytes and reads the clock; this decides and verifies.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -78,6 +79,19 @@ pub struct LoadConn {
     /// When each in-flight message was *meant* to be sent (ns on the run's clock): latency
     /// counts from there, so a late send cannot hide a slow server.
     intended: VecDeque<u64>,
+    /// Last time the owed echo progressed (ns): a byte moved either way, or the connection
+    /// began to owe one. What the stall timeout measures from.
+    progress: u64,
+}
+
+/// Which completed echoes count in the results, and where their latencies go.
+#[derive(Debug)]
+pub struct Measure<'h> {
+    /// Messages meant to be sent at or after this time (ns) are measured; earlier ones
+    /// are warmup. No message is ever meant for after the window, so one bound does.
+    pub from: u64,
+    /// Latency of each measured message, from its intended send time.
+    pub latency: &'h mut Histogram,
 }
 
 impl LoadConn {
@@ -95,6 +109,7 @@ impl LoadConn {
             expect,
             expect_pos: 0,
             intended: VecDeque::new(),
+            progress: 0,
         }
     }
 
@@ -113,8 +128,14 @@ impl LoadConn {
         self.verified
     }
 
-    /// Queues the next message, meant to be sent at `intended` (ns).
-    pub fn queue(&mut self, intended: u64) {
+    /// Queues the next message at `now` (ns), meant to be sent at `intended`. An open-loop
+    /// message can be queued long after it was meant to go; its latency still counts from
+    /// `intended`, but the stall clock of a connection that owed nothing starts now: the
+    /// server cannot be late with an echo it has not been sent.
+    pub fn queue(&mut self, intended: u64, now: u64) {
+        if self.in_flight() == 0 {
+            self.progress = now;
+        }
         if self.out_head == self.out.len() {
             self.out.clear();
             self.out_head = 0;
@@ -132,20 +153,41 @@ impl LoadConn {
         &self.out[self.out_head..]
     }
 
-    /// `n` bytes of [`pending`](Self::pending) were written.
-    pub fn wrote(&mut self, n: usize) {
-        self.out_head += n;
+    /// Whether bytes wait to be written: the socket must report writability until they
+    /// are gone.
+    pub fn wants_write(&self) -> bool {
+        self.out_head < self.out.len()
     }
 
-    /// Checks received bytes against what is owed; each completed message's latency
-    /// (from its intended send time to `now`) goes into `latency` when given.
+    /// `n` bytes of [`pending`](Self::pending) were written at `now`. The server taking
+    /// our bytes is progress too: a message of many megabytes is echoed only once the
+    /// server has read all of it.
+    pub fn wrote(&mut self, n: usize, now: u64) {
+        self.out_head += n;
+        if n > 0 {
+            self.progress = now;
+        }
+    }
+
+    /// Whether an echo is owed and nothing has moved for longer than `timeout` (ns).
+    pub fn stalled(&self, now: u64, timeout: u64) -> bool {
+        self.in_flight() > 0 && now.saturating_sub(self.progress) > timeout
+    }
+
+    /// Checks bytes received at `now` against what is owed. Returns how many measured
+    /// messages they completed; each one's latency (from its intended send time to `now`)
+    /// goes into `measure.latency`.
     pub fn received(
         &mut self,
         mut bytes: &[u8],
         now: u64,
-        mut latency: Option<&mut Histogram>,
-    ) -> Result<(), Mismatch> {
+        measure: &mut Measure<'_>,
+    ) -> Result<u64, Mismatch> {
         let size = self.pattern.size;
+        let mut measured = 0;
+        if !bytes.is_empty() {
+            self.progress = now;
+        }
         while !bytes.is_empty() {
             if self.in_flight() == 0 {
                 return Err(Mismatch::Unsolicited);
@@ -163,15 +205,16 @@ impl LoadConn {
                     .intended
                     .pop_front()
                     .expect("invariant: one per in-flight");
-                if let Some(h) = latency.as_deref_mut() {
-                    h.record(now.saturating_sub(sent));
+                if sent >= measure.from {
+                    measure.latency.record(now.saturating_sub(sent));
+                    measured += 1;
                 }
                 self.verified += 1;
                 self.expect_pos = 0;
                 self.pattern.fill(self.id, self.verified, &mut self.expect);
             }
         }
-        Ok(())
+        Ok(measured)
     }
 
     /// Names a mismatch from the received bytes of the current message.
@@ -215,21 +258,40 @@ mod tests {
 
     fn sent(conn: &mut LoadConn) -> Vec<u8> {
         let bytes = conn.pending().to_vec();
-        conn.wrote(bytes.len());
+        conn.wrote(bytes.len(), 0);
         bytes
+    }
+
+    /// Checks `bytes` with every message measured, into a throwaway histogram.
+    fn check(conn: &mut LoadConn, bytes: &[u8], now: u64) -> Result<u64, Mismatch> {
+        let mut h = Histogram::default();
+        conn.received(
+            bytes,
+            now,
+            &mut Measure {
+                from: 0,
+                latency: &mut h,
+            },
+        )
     }
 
     #[test]
     fn an_exact_echo_in_any_split_verifies_and_records_latency() {
         let mut conn = conn(3, 40, true);
         for t in 0..5 {
-            conn.queue(t * 10);
+            conn.queue(t * 10, t * 10);
         }
         let echo = sent(&mut conn);
         let mut h = Histogram::default();
+        let mut measure = Measure {
+            from: 0,
+            latency: &mut h,
+        };
+        let mut measured = 0;
         for piece in echo.chunks(7) {
-            conn.received(piece, 100, Some(&mut h)).unwrap();
+            measured += conn.received(piece, 100, &mut measure).unwrap();
         }
+        assert_eq!(measured, 5);
         assert_eq!(conn.verified(), 5);
         assert_eq!(conn.in_flight(), 0);
         assert_eq!(h.len(), 5);
@@ -237,22 +299,119 @@ mod tests {
     }
 
     #[test]
+    fn only_messages_meant_for_the_measured_window_are_measured() {
+        let mut conn = conn(3, 40, false);
+        // Two warmup messages, then two meant for the window that starts at 1000.
+        for intended in [900, 990, 1000, 1010] {
+            conn.queue(intended, intended);
+        }
+        let echo = sent(&mut conn);
+        let mut h = Histogram::default();
+        let measured = conn
+            .received(
+                &echo,
+                1100,
+                &mut Measure {
+                    from: 1000,
+                    latency: &mut h,
+                },
+            )
+            .unwrap();
+        assert_eq!(measured, 2);
+        assert_eq!(conn.verified(), 4);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.max(), 100, "latency from the intended send time");
+    }
+
+    #[test]
+    fn a_message_queued_late_is_timed_from_its_intended_send_time() {
+        let mut conn = conn(1, 16, false);
+        // Meant for 1000, queued at 5000: the server saw it late, the user waited anyway.
+        conn.queue(1_000, 5_000);
+        let echo = sent(&mut conn);
+        let mut h = Histogram::default();
+        conn.received(
+            &echo,
+            5_100,
+            &mut Measure {
+                from: 0,
+                latency: &mut h,
+            },
+        )
+        .unwrap();
+        assert_eq!(h.max(), 4_100);
+    }
+
+    #[test]
+    fn the_stall_clock_of_an_idle_connection_starts_when_a_message_is_queued() {
+        let timeout = 300;
+        let mut conn = conn(1, 16, false);
+        conn.queue(0, 0);
+        let echo = sent(&mut conn);
+        check(&mut conn, &echo, 10).unwrap();
+        // Idle for far longer than the timeout: nothing is owed, so nothing is late.
+        assert!(!conn.stalled(10_000, timeout));
+        // A message queued now owes its echo from now, not from the last echo at 10.
+        conn.queue(10_000, 10_000);
+        assert!(!conn.stalled(10_001, timeout));
+        assert!(!conn.stalled(10_000 + timeout, timeout));
+        assert!(conn.stalled(10_001 + timeout, timeout));
+    }
+
+    #[test]
+    fn bytes_moving_either_way_are_progress() {
+        let timeout = 300;
+        let mut conn = conn(1, 1000, false);
+        conn.queue(0, 0);
+        // The server takes the message slowly: each write restarts the clock.
+        conn.wrote(400, 250);
+        conn.wrote(600, 500);
+        assert!(!conn.stalled(700, timeout));
+        let echo: Vec<u8> = {
+            let mut m = vec![0; 1000];
+            Pattern {
+                size: 1000,
+                line: false,
+            }
+            .fill(1, 0, &mut m);
+            m
+        };
+        check(&mut conn, &echo[..10], 750).unwrap();
+        assert!(!conn.stalled(1_000, timeout));
+        assert!(conn.stalled(1_051, timeout), "then nothing for 301");
+        check(&mut conn, &echo[10..], 1_100).unwrap();
+        assert!(!conn.stalled(u64::MAX, timeout), "nothing owed");
+    }
+
+    #[test]
+    fn unwritten_bytes_want_writability_until_written() {
+        let mut conn = conn(1, 64, false);
+        assert!(!conn.wants_write());
+        conn.queue(0, 0);
+        assert!(conn.wants_write());
+        conn.wrote(10, 0);
+        assert!(conn.wants_write());
+        conn.wrote(54, 0);
+        assert!(!conn.wants_write());
+    }
+
+    #[test]
     fn a_flipped_byte_is_corruption_at_its_offset() {
         let mut conn = conn(1, 64, false);
-        conn.queue(0);
+        conn.queue(0, 0);
         let mut echo = sent(&mut conn);
         echo[50] ^= 1;
-        let err = conn.received(&echo, 0, None).unwrap_err();
+        let err = check(&mut conn, &echo, 0).unwrap_err();
         assert_eq!(err, Mismatch::Corrupted { seq: 0, offset: 50 });
     }
 
     #[test]
     fn a_dropped_message_is_reported_as_skipped() {
         let mut conn = conn(1, 32, false);
-        conn.queue(0);
-        conn.queue(0);
+        conn.queue(0, 0);
+        conn.queue(0, 0);
         let echo = sent(&mut conn);
-        let err = conn.received(&echo[32..], 0, None).unwrap_err();
+        let err = check(&mut conn, &echo[32..], 0).unwrap_err();
         assert_eq!(
             err,
             Mismatch::Skipped {
@@ -265,11 +424,11 @@ mod tests {
     #[test]
     fn a_repeated_message_is_reported_as_repeated() {
         let mut conn = conn(1, 32, false);
-        conn.queue(0);
-        conn.queue(0);
+        conn.queue(0, 0);
+        conn.queue(0, 0);
         let echo = sent(&mut conn);
-        conn.received(&echo[..32], 0, None).unwrap();
-        let err = conn.received(&echo[..32], 0, None).unwrap_err();
+        check(&mut conn, &echo[..32], 0).unwrap();
+        let err = check(&mut conn, &echo[..32], 0).unwrap_err();
         assert_eq!(
             err,
             Mismatch::Repeated {
@@ -282,6 +441,6 @@ mod tests {
     #[test]
     fn bytes_with_nothing_in_flight_are_unsolicited() {
         let mut conn = conn(1, 8, false);
-        assert_eq!(conn.received(b"x", 0, None), Err(Mismatch::Unsolicited));
+        assert_eq!(check(&mut conn, b"x", 0), Err(Mismatch::Unsolicited));
     }
 }

@@ -5,13 +5,15 @@
 //! checks every echoed byte against a pattern that is a pure function of (connection,
 //! sequence) (`pattern`), so loss, reordering, duplication and corruption all show.
 //! Latencies go into log-linear histograms (`histogram`), measured from each message's
-//! *intended* send time, so an open-loop run (`--rate`) does not hide queueing.
+//! *intended* send time, so an open-loop run (`--rate`) does not hide queueing; the
+//! open-loop `schedule` counts every message that fell due, sent late or never sent.
 
 mod args;
 mod histogram;
 mod load;
 mod pattern;
 mod report;
+mod schedule;
 mod sys;
 mod worker;
 
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 
 pub use args::BenchArgs;
 pub use histogram::Histogram;
-pub use load::{LoadConn, Mismatch};
+pub use load::{LoadConn, Measure, Mismatch};
 pub use pattern::Pattern;
 pub use report::Report;
 
@@ -39,9 +41,9 @@ pub struct BenchOptions {
     pub connections: usize,
     /// Bytes per message.
     pub size: usize,
-    /// Measure for this long (after warmup)…
+    /// Measure the messages meant to be sent in this long (after warmup)…
     pub duration: Option<Duration>,
-    /// …or until this many messages were echoed.
+    /// …or this many messages.
     pub requests: Option<u64>,
     /// Load before measuring starts.
     pub warmup: Duration,
@@ -53,7 +55,8 @@ pub struct BenchOptions {
     pub line: bool,
     /// Open loop: messages per second in total.
     pub rate: Option<f64>,
-    /// Longest wait for a connect or an owed echo.
+    /// Longest wait for a connect, for an owed echo to progress, or for a due message to
+    /// find a free connection (open loop).
     pub timeout: Duration,
     /// `--idle N --hold D`: hold N connections for D instead of loading them.
     pub idle: Option<(usize, Duration)>,
@@ -102,7 +105,11 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
                 } else {
                     opts.pipeline
                 },
-                rate: opts.rate.map(|r| r / threads as f64),
+                // `--idle` sends one message per connection, on no schedule.
+                rate: opts
+                    .rate
+                    .filter(|_| opts.idle.is_none())
+                    .map(|r| r / threads as f64),
                 warmup: if opts.idle.is_some() {
                     Duration::ZERO
                 } else {
@@ -173,10 +180,7 @@ fn show_progress<T>(
             None => format!("{:.1}s", elapsed.as_secs_f64()),
         };
         let phase = if elapsed < warmup { "warmup" } else { "" };
-        eprint!(
-            "\r{bar} {:>12} msg/s {phase:<6}",
-            report::thousands(rate as u64)
-        );
+        eprint!("\r{bar} {:>12} msg/s {phase:<6}", report::rate(rate));
     }
     eprint!("\r{:70}\r", "");
 }

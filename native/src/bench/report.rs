@@ -28,7 +28,7 @@ pub struct Report {
     pub rate: Option<f64>,
     /// Length of the measured window.
     pub measured: Duration,
-    /// Messages echoed and verified in the window.
+    /// Messages meant to be sent in the window, echoed and verified.
     pub messages: u64,
     /// Messages echoed and verified in the whole run (warmup and drain included).
     pub verified: u64,
@@ -46,6 +46,14 @@ pub struct Report {
     pub mismatches: u64,
     /// Messages sent and never echoed.
     pub lost: u64,
+    /// Connections the server closed, with no echo owed, before the run ended (`--idle`:
+    /// held connections that did not hold).
+    pub closed: u64,
+    /// Open loop: messages that fell due in the window (`None`: closed loop, where a
+    /// message is due when its connection is free, so every one is sent).
+    pub due: Option<u64>,
+    /// Open loop: of those, messages never sent (no connection was free in time).
+    pub unsent: u64,
     /// Connections still open at the end (`--idle`: held to the end).
     pub open_at_end: u64,
     /// The first few errors, in words.
@@ -86,6 +94,9 @@ impl Report {
             timeouts: 0,
             mismatches: 0,
             lost: 0,
+            closed: 0,
+            due: opts.rate.filter(|_| opts.idle.is_none()).map(|_| 0),
+            unsent: 0,
             open_at_end: 0,
             errors: Vec::new(),
             cpu,
@@ -104,6 +115,9 @@ impl Report {
             r.timeouts += t.timeouts;
             r.mismatches += t.mismatches;
             r.lost += t.lost;
+            r.closed += t.closed;
+            r.due = r.due.map(|d| d + t.due);
+            r.unsent += t.unsent;
             r.open_at_end += t.open_at_end;
             for e in t.errors {
                 if r.errors.len() < 10 {
@@ -117,15 +131,39 @@ impl Report {
         r
     }
 
-    /// Whether the server echoed everything right: no mismatch, loss, reset, timeout or
-    /// failed connect. The process exit status follows this.
+    /// Whether the run did what was asked and the server echoed all of it right: no
+    /// mismatch, loss, reset, timeout, failed connect or connection closed early, and (open
+    /// loop) every message that fell due was sent. A run that could not keep its rate has
+    /// not measured the load asked for, so it fails too. The process exit status follows
+    /// this.
     pub fn success(&self) -> bool {
-        self.mismatches == 0
-            && self.lost == 0
-            && self.resets == 0
-            && self.timeouts == 0
-            && self.connect_failures == 0
-            && self.connected > 0
+        self.failures().is_empty() && self.connected > 0
+    }
+
+    /// What went wrong, in words, most telling first.
+    fn failures(&self) -> Vec<String> {
+        let counts = [
+            (self.mismatches, "mismatch", "mismatches"),
+            (self.lost, "message lost", "messages lost"),
+            (self.resets, "reset", "resets"),
+            (self.timeouts, "timeout", "timeouts"),
+            (self.connect_failures, "failed connect", "failed connects"),
+            (
+                self.closed,
+                "connection closed by the server",
+                "connections closed by the server",
+            ),
+            (self.unsent, "due message not sent", "due messages not sent"),
+        ];
+        let mut out: Vec<String> = counts
+            .iter()
+            .filter(|(n, _, _)| *n > 0)
+            .map(|&(n, one, many)| format!("{} {}", thousands(n), if n == 1 { one } else { many }))
+            .collect();
+        if self.connected == 0 && out.is_empty() {
+            out.push("no connection opened".to_owned());
+        }
+        out
     }
 
     fn per_sec(&self, n: u64) -> f64 {
@@ -166,12 +204,12 @@ impl Report {
             )?;
             writeln!(
                 s,
-                "  connections  {} opened, {} failed, {} echoed, {} still open at the end",
-                self.connected, self.connect_failures, self.verified, self.open_at_end
+                "  connections  {} opened, {} failed, {} echoed, {} closed by the server, {} still open at the end",
+                self.connected, self.connect_failures, self.verified, self.closed, self.open_at_end
             )?;
         } else {
             let loop_kind = match self.rate {
-                Some(r) => format!("open loop at {} msg/s", thousands(r as u64)),
+                Some(r) => format!("open loop at {} msg/s", rate(r)),
                 None => format!("closed loop, pipeline {}", self.pipeline),
             };
             writeln!(
@@ -185,17 +223,26 @@ impl Report {
                 if self.threads == 1 { "" } else { "s" },
                 self.measured.as_secs_f64()
             )?;
-            let rate = self.per_sec(self.messages);
+            let per_sec = self.per_sec(self.messages);
             writeln!(
                 s,
                 "  messages    {:>14}  {:>12} msg/s",
                 thousands(self.messages),
-                thousands(rate as u64)
+                rate(per_sec)
             )?;
+            if let Some(due) = self.due {
+                writeln!(
+                    s,
+                    "  due         {:>14}  {} sent, {} not sent",
+                    thousands(due),
+                    thousands(due.saturating_sub(self.unsent)),
+                    thousands(self.unsent)
+                )?;
+            }
             writeln!(
                 s,
                 "  throughput  {:>11.2} MB/s each way",
-                rate * self.size as f64 / 1e6
+                per_sec * self.size as f64 / 1e6
             )?;
             writeln!(
                 s,
@@ -216,8 +263,13 @@ impl Report {
         )?;
         writeln!(
             s,
-            "  errors      connect {}, reset {}, timeout {}, mismatch {}, lost {}",
-            self.connect_failures, self.resets, self.timeouts, self.mismatches, self.lost
+            "  errors      connect {}, reset {}, timeout {}, mismatch {}, lost {}, closed {}",
+            self.connect_failures,
+            self.resets,
+            self.timeouts,
+            self.mismatches,
+            self.lost,
+            self.closed
         )?;
         for e in &self.errors {
             writeln!(s, "    {e}")?;
@@ -233,13 +285,21 @@ impl Report {
         for n in &self.notes {
             writeln!(s, "  note: {n}")?;
         }
+        if let (Some(due), 1..) = (self.due, self.unsent) {
+            writeln!(
+                s,
+                "  could not keep rate: {} of {} due messages not sent",
+                thousands(self.unsent),
+                thousands(due)
+            )?;
+        }
         let verdict = if self.success() {
             format!(
                 "ok: every echoed byte verified ({} messages)",
                 thousands(self.verified)
             )
         } else {
-            "FAILED: the echo was not exact or not complete".to_owned()
+            format!("FAILED: {}", self.failures().join(", "))
         };
         writeln!(s, "  {verdict}")
     }
@@ -270,7 +330,8 @@ impl Report {
                 "\"pipeline\":{},\"threads\":{},\"rate\":{},\"seconds\":{:.3},\"messages\":{},",
                 "\"verified\":{},\"messages_per_sec\":{:.1},\"mb_per_sec\":{:.3},",
                 "\"latency_us\":{},\"connect_us\":{},\"connect_failures\":{},\"resets\":{},",
-                "\"timeouts\":{},\"mismatches\":{},\"lost\":{},\"open_at_end\":{},",
+                "\"timeouts\":{},\"mismatches\":{},\"lost\":{},\"closed\":{},\"due\":{},",
+                "\"unsent\":{},\"open_at_end\":{},",
                 "\"cpu_seconds\":{:.3},\"wall_seconds\":{:.3},\"round_trips_per_cpu_second\":{:.0},",
                 "\"ok\":{},\"errors\":[{}]}}"
             ),
@@ -294,6 +355,9 @@ impl Report {
             self.timeouts,
             self.mismatches,
             self.lost,
+            self.closed,
+            self.due.map_or("null".to_owned(), |d| d.to_string()),
+            self.unsent,
             self.open_at_end,
             self.cpu.as_secs_f64(),
             self.wall.as_secs_f64(),
@@ -315,6 +379,16 @@ pub(crate) fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// A rate in messages per second: whole and grouped from 100 up, with up to two
+/// decimals below, so that half a message per second does not read as none.
+pub(crate) fn rate(r: f64) -> String {
+    if r >= 100.0 || !r.is_finite() {
+        return thousands(r.round() as u64);
+    }
+    let s = format!("{r:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// Nanoseconds in the unit that reads best.
@@ -346,6 +420,130 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options(rate: Option<f64>) -> BenchOptions {
+        BenchOptions {
+            addr: "127.0.0.1:7".parse().unwrap(),
+            connections: 2,
+            size: 64,
+            duration: Some(Duration::from_secs(3)),
+            requests: None,
+            warmup: Duration::ZERO,
+            pipeline: 1,
+            threads: 1,
+            line: false,
+            rate,
+            timeout: Duration::from_secs(5),
+            idle: None,
+            progress: false,
+        }
+    }
+
+    /// A report of one thread that verified `messages` in 3 s.
+    fn report(rate: Option<f64>, tally: Tally) -> Report {
+        let tally = Tally {
+            connected: 2,
+            window: (0, 3_000_000_000),
+            ..tally
+        };
+        let second = Duration::from_secs(1);
+        Report::new(&options(rate), 1, vec![tally], second, second, vec![])
+    }
+
+    #[test]
+    fn rates_below_one_keep_their_decimals() {
+        assert_eq!(rate(0.5), "0.5");
+        assert_eq!(rate(0.25), "0.25");
+        assert_eq!(rate(2.0), "2");
+        assert_eq!(rate(12.34), "12.34");
+        assert_eq!(rate(1234.4), "1,234");
+        let text = report(
+            Some(0.5),
+            Tally {
+                messages: 1,
+                verified: 1,
+                ..Tally::default()
+            },
+        )
+        .text();
+        assert!(text.contains("open loop at 0.5 msg/s"), "{text}");
+        assert!(text.contains("0.33 msg/s"), "1 message in 3 s: {text}");
+    }
+
+    #[test]
+    fn an_open_loop_that_could_not_keep_its_rate_says_so_and_fails() {
+        let r = report(
+            Some(200.0),
+            Tally {
+                messages: 118,
+                verified: 118,
+                due: 600,
+                unsent: 482,
+                ..Tally::default()
+            },
+        );
+        assert!(!r.success());
+        let text = r.text();
+        assert!(
+            text.contains("could not keep rate: 482 of 600 due messages not sent"),
+            "{text}"
+        );
+        assert!(text.contains("FAILED: 482 due messages not sent"), "{text}");
+        let json = r.json();
+        assert!(json.contains("\"due\":600,\"unsent\":482"), "{json}");
+        assert!(json.contains("\"ok\":false"), "{json}");
+    }
+
+    #[test]
+    fn an_open_loop_that_kept_its_rate_accounts_for_every_due_message() {
+        let r = report(
+            Some(200.0),
+            Tally {
+                messages: 600,
+                verified: 600,
+                due: 600,
+                ..Tally::default()
+            },
+        );
+        assert!(r.success(), "{}", r.text());
+        assert!(
+            r.text().contains("600  600 sent, 0 not sent"),
+            "{}",
+            r.text()
+        );
+        assert!(!r.text().contains("could not keep rate"));
+    }
+
+    #[test]
+    fn a_closed_loop_has_no_due_count() {
+        let r = report(None, Tally::default());
+        assert!(
+            r.json().contains("\"due\":null,\"unsent\":0"),
+            "{}",
+            r.json()
+        );
+        assert!(!r.text().contains("due "), "{}", r.text());
+    }
+
+    #[test]
+    fn a_connection_closed_by_the_server_fails_the_run() {
+        let r = report(
+            None,
+            Tally {
+                closed: 3,
+                ..Tally::default()
+            },
+        );
+        assert!(!r.success());
+        assert!(r.text().contains("closed 3"), "{}", r.text());
+        assert!(
+            r.text()
+                .contains("FAILED: 3 connections closed by the server"),
+            "{}",
+            r.text()
+        );
+        assert!(r.json().contains("\"closed\":3"), "{}", r.json());
+    }
 
     #[test]
     fn numbers_read_well() {

@@ -1,6 +1,5 @@
 //! One bench thread: a `mio` loop driving its share of the load connections.
 
-use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,9 +10,10 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
 use super::histogram::Histogram;
-use super::load::LoadConn;
+use super::load::{LoadConn, Measure};
 use super::pattern::Pattern;
-use crate::net::{self, ReadOutcome};
+use super::schedule::Schedule;
+use crate::net::{self, ReadOutcome, Registration};
 
 /// Bytes read per `read` call: one buffer per thread, reused for every connection.
 const READ_BUF: usize = 64 * 1024;
@@ -35,7 +35,8 @@ pub(crate) struct Plan {
     pub(crate) duration: Option<Duration>,
     /// This thread's share of `--requests` (measured messages).
     pub(crate) requests: Option<u64>,
-    /// Longest wait for a connect, or for an echo while messages are in flight.
+    /// Longest wait for a connect, for an owed echo to progress, or for a due message
+    /// to find a free connection (open loop, after the window).
     pub(crate) timeout: Duration,
     /// The run's common epoch.
     pub(crate) start: Instant,
@@ -50,7 +51,8 @@ pub(crate) struct Plan {
 pub(crate) struct Tally {
     pub(crate) latency: Histogram,
     pub(crate) connect: Histogram,
-    /// Messages echoed and verified inside the measured window.
+    /// Measured messages (meant to be sent inside the measured window) echoed and
+    /// verified, some of them in the drain after the window.
     pub(crate) messages: u64,
     /// Messages echoed and verified in total (warmup and drain included).
     pub(crate) verified: u64,
@@ -61,6 +63,11 @@ pub(crate) struct Tally {
     pub(crate) mismatches: u64,
     /// Messages sent and never echoed (connection closed, reset or timed out).
     pub(crate) lost: u64,
+    /// Connections the server ended with no echo owed, before the run ended.
+    pub(crate) closed: u64,
+    /// Open loop: measured messages that fell due, and of those, never sent.
+    pub(crate) due: u64,
+    pub(crate) unsent: u64,
     pub(crate) errors: Vec<String>,
     /// Connections still open when the run ended.
     pub(crate) open_at_end: u64,
@@ -87,8 +94,10 @@ struct Conn {
     stream: TcpStream,
     load: LoadConn,
     state: State,
-    /// Last time bytes came back (or the connect started).
-    last_progress: u64,
+    /// What the selector reports for this socket now.
+    registration: Registration,
+    /// When the connect started (ns): connect time and connect timeout.
+    opened: u64,
 }
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]
@@ -110,13 +119,15 @@ struct Worker<'p> {
     conns: Vec<Conn>,
     tally: Tally,
     phase: Phase,
-    /// Messages still to queue in the measured window (`--requests`).
+    /// Messages meant to be sent at or after this time (ns) are measured.
+    measure_from: u64,
+    /// Closed loop, `--requests`: measured messages still to queue.
     to_measure: Option<u64>,
-    /// Open loop: interval between messages, next due time, and due messages that found
-    /// no free connection yet (their intended send times).
-    interval: Option<f64>,
-    next_send: f64,
-    backlog: VecDeque<u64>,
+    /// Open loop: when messages fall due, and those waiting for a free connection.
+    schedule: Option<Schedule>,
+    /// Open loop, in the drain: the backlog has waited longer than the timeout and is
+    /// given up (counted as not sent) instead of being sent ever later.
+    abandoned: bool,
     /// Open loop: where the search for a free connection resumes.
     cursor: usize,
     /// Connections to top up and flush on this iteration.
@@ -130,17 +141,15 @@ struct Worker<'p> {
 pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(1024);
-    let now = || plan.start.elapsed().as_nanos() as u64;
+    let now = || nanos(plan.start.elapsed());
     // `--idle` sets the end of its connect phase when the last connect finishes.
     let mut warm_end = if plan.one_each {
         u64::MAX
     } else {
-        plan.warmup.as_nanos() as u64
+        nanos(plan.warmup)
     };
-    let mut measure_end = plan
-        .duration
-        .map(|d| warm_end.saturating_add(d.as_nanos() as u64));
-    let timeout = plan.timeout.as_nanos() as u64;
+    let mut measure_end = plan.duration.map(|d| warm_end.saturating_add(nanos(d)));
+    let timeout = nanos(plan.timeout);
 
     let mut w = Worker {
         plan,
@@ -152,11 +161,14 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         } else {
             Phase::Warmup
         },
-        to_measure: plan.requests,
-        interval: plan.rate.map(|r| (1e9 / r).max(1.0)),
+        // `--idle` has no warmup: its one echo per connection is measured.
+        measure_from: if plan.one_each { 0 } else { warm_end },
+        to_measure: plan.requests.filter(|_| plan.rate.is_none()),
         // The open-loop schedule starts with the run, warmup included.
-        next_send: 0.0,
-        backlog: VecDeque::new(),
+        schedule: plan
+            .rate
+            .map(|rate| Schedule::new(rate, warm_end, plan.requests)),
+        abandoned: false,
         cursor: 0,
         touched: Vec::new(),
         open: 0,
@@ -166,13 +178,15 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         match TcpStream::connect(plan.addr) {
             Ok(mut stream) => {
                 let token = Token(w.conns.len());
+                // Writability says when the connect finished.
                 let interest = Interest::READABLE | Interest::WRITABLE;
                 poll.registry().register(&mut stream, token, interest)?;
                 w.conns.push(Conn {
                     stream,
                     load: LoadConn::new(plan.first_id + i as u64, plan.pattern),
                     state: State::Connecting,
-                    last_progress: now(),
+                    registration: Registration::registered(interest),
+                    opened: now(),
                 });
                 w.open += 1;
                 w.connecting += 1;
@@ -183,10 +197,6 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
             }
         }
     }
-    if w.phase == Phase::Measure {
-        w.tally.window.0 = now();
-    }
-    let mut drain_deadline = u64::MAX;
     let mut next_scan = 0u64;
     let mut buf = vec![0u8; READ_BUF];
     let mut reported = 0u64;
@@ -195,45 +205,68 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         let t = now();
         if plan.one_each && w.phase == Phase::Warmup && w.connecting == 0 {
             warm_end = t;
-            measure_end = plan.duration.map(|d| t + d.as_nanos() as u64);
+            measure_end = plan.duration.map(|d| t.saturating_add(nanos(d)));
+        }
+        // Messages meant for up to now fall due, but none past the window's end: every
+        // message of the window has fallen due by the time it closes.
+        if w.sending() {
+            let until = measure_end.map_or(t, |end| t.min(end.saturating_sub(1)));
+            if let Some(s) = &mut w.schedule {
+                s.fall_due(until);
+            }
         }
         if w.phase == Phase::Warmup && t >= warm_end {
             w.phase = Phase::Measure;
-            w.tally.window.0 = t;
+            w.tally.window.0 = warm_end;
         }
-        let requests_done = plan.requests.is_some_and(|n| w.tally.messages >= n);
-        if w.phase == Phase::Measure && (measure_end.is_some_and(|end| t >= end) || requests_done) {
+        if w.phase == Phase::Measure
+            && (measure_end.is_some_and(|end| t >= end) || w.measure_complete())
+        {
             w.phase = Phase::Drain;
-            w.tally.window.1 = t;
-            drain_deadline = t + timeout;
-            w.backlog.clear();
+            w.tally.window.1 = measure_end.map_or(t, |end| end.min(t));
         }
+        // The drain waits for every owed echo, each one for as long as it progresses: the
+        // timeout scan fails those that stall, so a large message still on its way is not
+        // cut off at an arbitrary deadline.
         if w.phase == Phase::Drain {
+            // A message still waiting for a connection after the timeout shows the rate
+            // was not kept; sending the backlog ever later would only stretch the drain.
+            let stale = w
+                .schedule
+                .as_ref()
+                .and_then(Schedule::oldest)
+                .is_some_and(|at| t.saturating_sub(at) > timeout);
+            w.abandoned |= stale;
             let owed = w
                 .conns
                 .iter()
                 .any(|c| c.state == State::Open && c.load.in_flight() > 0);
-            if !owed || t >= drain_deadline {
+            if !owed && !w.dispatching() {
                 break;
             }
         }
-        w.schedule(t);
-        w.service(t);
+        w.dispatch(t);
+        w.service(t, poll.registry());
         if t >= next_scan {
             next_scan = t + TIMEOUT_SCAN_NS;
             w.expire(t, timeout);
         }
-        if w.open == 0 {
+        // A hold lasts as long as asked even when the server closed every held
+        // connection: that is a failure to report, not a reason to stop early.
+        let holding = plan.one_each && w.tally.connected > 0;
+        if w.open == 0 && !holding {
             if w.phase == Phase::Measure {
                 w.tally.window.1 = t;
             }
             break;
         }
 
-        // Wait for readiness, the next scheduled send, a phase change or the next scan.
+        // Wait for readiness, the next message due, a phase change or the next scan.
         let mut until = next_scan;
-        if w.interval.is_some() && w.sending() {
-            until = until.min(w.next_send as u64);
+        if w.sending() {
+            if let Some(s) = &w.schedule {
+                until = until.min(s.next_due_at());
+            }
         }
         if w.phase == Phase::Warmup && !plan.one_each {
             until = until.min(warm_end);
@@ -256,7 +289,14 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
             if w.conns.get(i).is_some_and(|c| c.state == State::Open)
                 && (event.is_readable() || event.is_read_closed())
             {
-                w.read(i, t, &mut buf);
+                w.read(i, t, &mut buf, event.is_read_closed());
+            }
+            if event.is_writable()
+                && w.conns
+                    .get(i)
+                    .is_some_and(|c| c.state == State::Open && c.load.wants_write())
+            {
+                w.touched.push(i);
             }
         }
         if w.tally.verified > reported {
@@ -283,6 +323,10 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         // Half-close first so the server sees an orderly end, not a reset.
         let _ = c.stream.shutdown(Shutdown::Write);
     }
+    if let Some(s) = &w.schedule {
+        w.tally.due = s.due_measured();
+        w.tally.unsent = s.unsent_measured();
+    }
     if w.tally.window.1 == 0 {
         w.tally.window.1 = now();
     }
@@ -290,33 +334,41 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
 }
 
 impl Worker<'_> {
-    /// Whether new messages may be queued.
+    /// Whether new messages may be queued (closed loop) or fall due (open loop).
     fn sending(&self) -> bool {
-        self.phase < Phase::Drain && self.to_measure != Some(0)
+        self.phase < Phase::Drain && !self.measure_complete()
     }
 
-    /// Open loop: messages fall due on a fixed schedule whether or not a connection is
-    /// free; each goes to the next connection with a free slot, keeping its intended time.
-    fn schedule(&mut self, t: u64) {
-        let Some(interval) = self.interval else {
+    /// `--requests`: whether every measured message was queued (closed loop) or fell
+    /// due (open loop).
+    fn measure_complete(&self) -> bool {
+        self.to_measure == Some(0) || self.schedule.as_ref().is_some_and(Schedule::complete)
+    }
+
+    /// Open loop: whether due messages still go out. In the drain too, so that one that
+    /// fell due just before the window closed is not counted as unsent for want of a
+    /// free connection at that instant.
+    fn dispatching(&self) -> bool {
+        self.schedule.as_ref().is_some_and(|s| s.backlog() > 0) && !self.abandoned
+    }
+
+    /// Open loop: hands due messages, oldest first, each to the next connection with a
+    /// free slot, keeping its intended time.
+    fn dispatch(&mut self, t: u64) {
+        if !self.dispatching() {
+            return;
+        }
+        let Some(schedule) = &mut self.schedule else {
             return;
         };
-        if !self.sending() {
-            return;
-        }
-        while self.next_send <= t as f64 {
-            self.backlog.push_back(self.next_send as u64);
-            self.next_send += interval;
-        }
         let n = self.conns.len();
         let mut looked = 0;
-        while !self.backlog.is_empty() && looked < n && self.to_measure != Some(0) {
+        while schedule.backlog() > 0 && looked < n {
             let i = self.cursor % n;
             let c = &mut self.conns[i];
             if c.state == State::Open && c.load.in_flight() < self.plan.pipeline {
-                let at = self.backlog.pop_front().expect("checked non-empty");
-                c.load.queue(at);
-                self.count_queued();
+                let at = schedule.take().expect("checked: the backlog is not empty");
+                c.load.queue(at, t);
                 self.touched.push(i);
             } else {
                 looked += 1;
@@ -325,15 +377,10 @@ impl Worker<'_> {
         }
     }
 
-    fn count_queued(&mut self) {
-        if self.phase == Phase::Measure {
-            self.to_measure = self.to_measure.map(|n| n - 1);
-        }
-    }
-
-    /// Tops up (closed loop) and writes every touched connection.
-    fn service(&mut self, t: u64) {
-        let closed_loop = self.interval.is_none();
+    /// Tops up (closed loop) and writes every touched connection, then asks for
+    /// writability exactly while bytes wait.
+    fn service(&mut self, t: u64, selector: &mio::Registry) {
+        let closed_loop = self.schedule.is_none();
         let mut touched = std::mem::take(&mut self.touched);
         touched.sort_unstable();
         touched.dedup();
@@ -347,40 +394,57 @@ impl Worker<'_> {
                 if full || (self.plan.one_each && c.load.queued() > 0) {
                     break;
                 }
-                self.conns[i].load.queue(t);
-                self.count_queued();
+                self.conns[i].load.queue(t, t);
+                if t >= self.measure_from {
+                    self.to_measure = self.to_measure.map(|n| n - 1);
+                }
             }
             let c = &mut self.conns[i];
-            let outcome = net::write_until_blocked(&mut c.stream, c.load.pending());
-            c.load.wrote(outcome.written);
-            if let Some(Err(e)) = outcome.stopped {
-                self.close(i, &format!("write: {e}"), e.kind());
+            if c.load.wants_write() {
+                let outcome = net::write_until_blocked(&mut c.stream, c.load.pending());
+                c.load.wrote(outcome.written, t);
+                if let Some(Err(e)) = outcome.stopped {
+                    self.close(i, &format!("write: {e}"), e.kind());
+                    continue;
+                }
+            }
+            // The interest follows the connection's state, as in the server: writable
+            // only while bytes wait, so a writable event always means "send the rest"
+            // (the event loop touches the connection for it). Without that, a message
+            // larger than the socket buffers never finishes: a line server echoes
+            // nothing before the whole line, so no read comes to resume the sending.
+            let want = Registration::interest(true, c.load.wants_write());
+            if let Err(e) = c
+                .registration
+                .update(selector, &mut c.stream, Token(i), want)
+            {
+                self.close(i, &format!("register: {e}"), e.kind());
             }
         }
         touched.clear();
         self.touched = touched;
     }
 
-    /// Fails connects and echoes that have waited too long.
+    /// Fails connects that have waited too long, and connections whose owed echo has not
+    /// progressed for the timeout.
     fn expire(&mut self, t: u64, timeout: u64) {
         for i in 0..self.conns.len() {
             let c = &self.conns[i];
-            let waiting =
-                c.state == State::Connecting || (c.state == State::Open && c.load.in_flight() > 0);
-            if !waiting || t.saturating_sub(c.last_progress) <= timeout {
-                continue;
-            }
-            if c.state == State::Connecting {
-                self.tally.connect_failures += 1;
-                self.close(i, "connect: timed out", ErrorKind::TimedOut);
-            } else {
-                let owed = c.load.in_flight();
-                self.tally.timeouts += 1;
-                let what = format!(
-                    "no echo for {} ms with {owed} messages in flight",
-                    timeout / 1_000_000
-                );
-                self.close(i, &what, ErrorKind::TimedOut);
+            match c.state {
+                State::Connecting if t.saturating_sub(c.opened) > timeout => {
+                    self.tally.connect_failures += 1;
+                    self.close(i, "connect: timed out", ErrorKind::TimedOut);
+                }
+                State::Open if c.load.stalled(t, timeout) => {
+                    let owed = c.load.in_flight();
+                    self.tally.timeouts += 1;
+                    let what = format!(
+                        "no echo for {} ms with {owed} messages in flight",
+                        timeout / 1_000_000
+                    );
+                    self.close(i, &what, ErrorKind::TimedOut);
+                }
+                _ => {}
             }
         }
     }
@@ -389,10 +453,9 @@ impl Worker<'_> {
         match connected(&self.conns[i].stream) {
             Ok(true) => {
                 let c = &mut self.conns[i];
-                self.tally.connect.record(t.saturating_sub(c.last_progress));
+                self.tally.connect.record(t.saturating_sub(c.opened));
                 self.tally.connected += 1;
                 c.state = State::Open;
-                c.last_progress = t;
                 self.connecting -= 1;
                 // Small messages must not wait for Nagle: latency is the point.
                 let _ = c.stream.set_nodelay(true);
@@ -409,27 +472,29 @@ impl Worker<'_> {
     /// Reads what arrived and checks it. A read shorter than the buffer has drained the
     /// socket: with edge-triggered readiness, bytes arriving later raise a new event, so
     /// the extra read that would only say `WouldBlock` is skipped — one syscall per echo.
-    fn read(&mut self, i: usize, t: u64, buf: &mut [u8]) {
-        let measuring = self.phase == Phase::Measure;
+    /// Not so when the event said the peer closed (`peer_closed`): its FIN came with
+    /// these bytes or before them and raises no new event, so reading goes on to it.
+    fn read(&mut self, i: usize, t: u64, buf: &mut [u8], peer_closed: bool) {
         loop {
             let c = &mut self.conns[i];
             match net::read_once(&mut c.stream, buf) {
                 ReadOutcome::Data(n) => {
-                    c.last_progress = t;
                     let before = c.load.verified();
-                    let latency = measuring.then_some(&mut self.tally.latency);
-                    if let Err(m) = c.load.received(&buf[..n], t, latency) {
-                        self.tally.mismatches += 1;
-                        self.close(i, &format!("mismatch: {m}"), ErrorKind::InvalidData);
-                        return;
+                    let mut measure = Measure {
+                        from: self.measure_from,
+                        latency: &mut self.tally.latency,
+                    };
+                    match c.load.received(&buf[..n], t, &mut measure) {
+                        Ok(measured) => self.tally.messages += measured,
+                        Err(m) => {
+                            self.tally.mismatches += 1;
+                            self.close(i, &format!("mismatch: {m}"), ErrorKind::InvalidData);
+                            return;
+                        }
                     }
-                    let done = c.load.verified() - before;
-                    self.tally.verified += done;
-                    if measuring {
-                        self.tally.messages += done;
-                    }
+                    self.tally.verified += c.load.verified() - before;
                     self.touched.push(i);
-                    if n < buf.len() {
+                    if n < buf.len() && !peer_closed {
                         return;
                     }
                 }
@@ -439,8 +504,23 @@ impl Worker<'_> {
                         let what = format!("server closed with {owed} messages in flight");
                         self.close(i, &what, ErrorKind::UnexpectedEof);
                     } else {
-                        c.state = State::Closed;
-                        self.open -= 1;
+                        // Nothing was lost, but the connection is gone before the run
+                        // ended: a held connection did not hold, a loaded one can carry
+                        // no more load.
+                        self.tally.closed += 1;
+                        let after = Duration::from_nanos(t.saturating_sub(c.opened));
+                        let what = if self.plan.one_each {
+                            format!(
+                                "server closed a held connection {:.2} s after it opened",
+                                after.as_secs_f64()
+                            )
+                        } else {
+                            format!(
+                                "server closed a connection {:.2} s after it opened",
+                                after.as_secs_f64()
+                            )
+                        };
+                        self.close(i, &what, ErrorKind::UnexpectedEof);
                     }
                     return;
                 }
@@ -473,6 +553,11 @@ impl Worker<'_> {
         self.open -= 1;
         self.tally.error(what.to_owned());
     }
+}
+
+/// A duration in nanoseconds, saturating: 2⁶⁴ ns is 584 years.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Whether a non-blocking connect has completed (`Ok(false)`: not yet).

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output};
 use std::thread;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -22,7 +23,19 @@ enum Fault {
     Reorder,
     /// Closes each connection after 640 bytes, echoing nothing more.
     Hangup,
+    /// Echoes each read only after `SLOW_ECHO`: a server slower than the load asked of it.
+    Slow,
+    /// Closes a connection that sent nothing for `IDLE_HANGUP`, as an idle timeout does.
+    HangUpWhenIdle,
+    /// Closes each connection as soon as it has echoed its first 64 bytes, so the FIN
+    /// follows the echo at once.
+    CloseAfterEcho,
 }
+
+/// How long the `Slow` server takes per echo.
+const SLOW_ECHO: Duration = Duration::from_millis(50);
+/// How long the `HangUpWhenIdle` server keeps a silent connection.
+const IDLE_HANGUP: Duration = Duration::from_millis(100);
 
 /// A thread-per-connection echo server on 127.0.0.1 that applies `fault` to each
 /// connection's byte stream. It lives as long as the test process; each connection thread
@@ -34,6 +47,11 @@ fn echo_server(fault: Fault) -> SocketAddr {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             thread::spawn(move || {
+                if fault == Fault::HangUpWhenIdle {
+                    // The read below fails after this long in silence, and the thread
+                    // returns: the drop closes the connection.
+                    stream.set_read_timeout(Some(IDLE_HANGUP)).unwrap();
+                }
                 let mut buf = [0u8; 4096];
                 // Bytes of the stream seen so far, and a small window kept for reordering.
                 let mut seen = 0usize;
@@ -61,8 +79,52 @@ fn echo_server(fault: Fault) -> SocketAddr {
                             _ => out.push(b),
                         }
                     }
+                    if fault == Fault::Slow {
+                        thread::sleep(SLOW_ECHO);
+                    }
                     if stream.write_all(&out).is_err() {
                         return;
+                    }
+                    if fault == Fault::CloseAfterEcho && seen >= 64 {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// An echo server on 127.0.0.1 that echoes each line only once all of it has arrived, as
+/// a line-mode server does: a line longer than the socket buffers can come back only if
+/// the client keeps sending it while nothing comes back.
+fn line_echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                let mut line = Vec::new();
+                loop {
+                    let n = match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    // Only the new bytes can hold the end of the line.
+                    let end = buf[..n].iter().position(|&b| b == b'\n');
+                    match end {
+                        None => line.extend_from_slice(&buf[..n]),
+                        Some(at) => {
+                            line.extend_from_slice(&buf[..=at]);
+                            if stream.write_all(&line).is_err() {
+                                return;
+                            }
+                            // The bench sends the next line only after this echo.
+                            line.clear();
+                            line.extend_from_slice(&buf[at + 1..n]);
+                        }
                     }
                 }
             });
@@ -100,9 +162,8 @@ fn an_exact_echo_server_passes_with_every_message_counted() {
     ]);
     assert!(out.status.success(), "{json}");
     assert_eq!(json["ok"], true);
-    let messages = json["messages"].as_u64().unwrap();
-    assert!((2000..2000 + 4 * 3).contains(&messages), "{messages}");
-    assert_eq!(json["verified"].as_u64().unwrap(), messages);
+    assert_eq!(json["messages"], 2000, "exactly the messages asked for");
+    assert_eq!(json["verified"], 2000);
     assert_eq!(json["connected"], 4);
     for key in [
         "mismatches",
@@ -110,6 +171,8 @@ fn an_exact_echo_server_passes_with_every_message_counted() {
         "resets",
         "timeouts",
         "connect_failures",
+        "closed",
+        "unsent",
     ] {
         assert_eq!(json[key], 0, "{key}");
     }
@@ -190,6 +253,37 @@ fn idle_holds_every_connection_to_the_end() {
     assert_eq!(json["connected"], 200);
     assert_eq!(json["verified"], 200, "one echo per connection");
     assert_eq!(json["open_at_end"], 200);
+    assert_eq!(json["closed"], 0);
+}
+
+#[test]
+fn a_held_connection_the_server_closes_fails_the_hold_which_still_lasts_as_asked() {
+    // The server closes each connection 100 ms after its echo, 300 ms before the hold ends.
+    let addr = echo_server(Fault::HangUpWhenIdle).to_string();
+    let (out, json) = bench(&[&addr, "--idle", "20", "--hold", "400ms"]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["verified"], 20, "{json}");
+    assert_eq!(json["closed"], 20, "{json}");
+    assert_eq!(json["open_at_end"], 0, "{json}");
+    assert!(
+        first_error(&json).contains("server closed a held connection"),
+        "{json}"
+    );
+    let held = json["seconds"].as_f64().unwrap();
+    assert!(held >= 0.4, "the hold lasts as asked, not {held} s: {json}");
+    assert!(json["wall_seconds"].as_f64().unwrap() >= 0.4, "{json}");
+}
+
+#[test]
+fn a_fin_that_arrives_with_the_echo_is_seen() {
+    // The FIN follows each echo at once: often both are there for the same read event.
+    let addr = echo_server(Fault::CloseAfterEcho).to_string();
+    let (out, json) = bench(&[&addr, "--idle", "50", "--hold", "200ms"]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["verified"], 50, "{json}");
+    assert_eq!(json["lost"], 0, "{json}");
+    assert_eq!(json["closed"], 50, "every close is seen: {json}");
+    assert_eq!(json["open_at_end"], 0, "{json}");
 }
 
 #[test]
@@ -229,6 +323,29 @@ fn reverb_serve_in_raw_mode_passes_a_pipelined_bench_of_large_messages() {
 }
 
 #[test]
+fn a_message_larger_than_the_socket_buffers_is_sent_on_write_readiness() {
+    // 16 MiB is more than the kernel buffers between the two ends hold, and the server
+    // echoes nothing before the whole line: only writable events can finish the send.
+    let addr = line_echo_server().to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "--line",
+        "-s",
+        "16MiB",
+        "-c",
+        "1",
+        "-n",
+        "1",
+        "--warmup",
+        "0s",
+        "--timeout",
+        "2s",
+    ]);
+    assert!(out.status.success(), "{json}");
+    assert_eq!(json["verified"], 1, "{json}");
+}
+
+#[test]
 fn a_server_that_alters_every_echo_fails_the_bench() {
     // A prefix changes every echo: the bench must notice, not count it as throughput.
     let server = Server::start(&["--mode", "line", "--prefix", ">"]);
@@ -251,6 +368,69 @@ fn the_open_loop_keeps_its_rate_and_verifies_every_echo() {
         (1500.0..2500.0).contains(&rate),
         "asked 2000/s, measured {rate}/s"
     );
+    assert_eq!(json["due"], 1000, "{json}");
+    assert_eq!(json["unsent"], 0, "{json}");
+    assert_eq!(json["messages"], 1000, "every due message echoed: {json}");
+}
+
+#[test]
+fn an_open_loop_times_an_echo_from_its_send_not_from_the_previous_echo() {
+    // Each of the 10 connections gets a message every 500 ms and its echo takes 50 ms:
+    // idle for longer than the 300 ms timeout between messages, never waiting that long.
+    let addr = echo_server(Fault::Slow).to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "-c",
+        "10",
+        "--rate",
+        "20",
+        "-d",
+        "1s",
+        "--warmup",
+        "0s",
+        "--timeout",
+        "300ms",
+    ]);
+    assert!(out.status.success(), "{json}");
+    assert_eq!(json["timeouts"], 0, "{json}");
+    assert_eq!(json["due"], 20, "{json}");
+    assert_eq!(json["messages"], 20, "{json}");
+}
+
+#[test]
+fn an_open_loop_that_cannot_keep_its_rate_accounts_for_every_due_message_and_fails() {
+    // Two connections to a server taking 50 ms per echo carry 40 msg/s at most: of the 100
+    // messages due in half a second at 200/s, most cannot be sent.
+    let addr = echo_server(Fault::Slow).to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "-c",
+        "2",
+        "--rate",
+        "200",
+        "-d",
+        "500ms",
+        "--warmup",
+        "0s",
+        "--timeout",
+        "300ms",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["due"], 100, "{json}");
+    let unsent = json["unsent"].as_u64().unwrap();
+    assert!(unsent >= 50, "{json}");
+    let echoed = json["messages"].as_u64().unwrap();
+    assert_eq!(
+        echoed + unsent,
+        100,
+        "each due message is echoed or counted as not sent: {json}"
+    );
+    for key in ["lost", "mismatches", "timeouts", "closed"] {
+        assert_eq!(json[key], 0, "{key}: {json}");
+    }
+    // The ones that went out went late, and are timed from when they were due.
+    let max = json["latency_us"]["max"].as_f64().unwrap();
+    assert!(max > 250_000.0, "max latency {max} µs: {json}");
 }
 
 #[test]
@@ -268,6 +448,24 @@ fn the_text_report_says_what_was_verified_and_draws_no_progress_bar_in_a_pipe() 
         !String::from_utf8_lossy(&out.stderr).contains('\r'),
         "no progress bar in a pipe"
     );
+}
+
+#[test]
+fn bench_help_shows_each_default_once() {
+    let out = Command::new(support::binary())
+        .args(["bench", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for line in help.lines() {
+        assert!(line.matches("[default:").count() <= 1, "{line}");
+    }
+    assert!(
+        help.contains("Connections to open [default: 50]\n"),
+        "{help}"
+    );
+    assert!(help.contains("[default: closed loop]"), "{help}");
 }
 
 #[test]
