@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::figure;
 use crate::kind::{is_timeout, Kind};
-use crate::pattern::{ms, Latencies, Stream};
+use crate::pattern::{ms, Latencies, Shape, Stream};
 use crate::support::{mib, number, serial, Server, LIMIT};
 
 /// What the flooder tries to send: far beyond every buffer between it and the core.
@@ -76,7 +76,7 @@ fn flooder_is_bounded(kind: Kind) {
             // A short timeout so the loop notices a stall and keeps trying; the server's
             // abort ends it, or the safety limit.
             writer.set_timeout(Duration::from_millis(100)).unwrap();
-            let chunk = Stream::new(1, crate::pattern::Shape::Raw).take(1 << 20);
+            let chunk = Stream::new(1, Shape::Raw).take(1 << 20);
             let mut sent = 0usize;
             let outcome = loop {
                 if sent >= FLOOD {
@@ -104,7 +104,7 @@ fn flooder_is_bounded(kind: Kind) {
             let flooding = Arc::clone(&flooding);
             thread::spawn(move || {
                 let mut latencies = Latencies::default();
-                let mut stream = Stream::new(100 + i as u64, crate::pattern::Shape::Raw);
+                let mut stream = Stream::new(100 + i as u64, Shape::Raw);
                 while flooding.load(Ordering::Acquire) {
                     let message = stream.take(64);
                     let at = Instant::now();

@@ -3,12 +3,12 @@
 //! reset that would destroy it. The server holds at most one line's buffer per
 //! connection while it happens, so its memory does not grow with what was sent.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::thread;
 
 use crate::figure;
 use crate::kind::Kind;
-use crate::pattern::Stream;
+use crate::pattern::{Shape, Stream};
 use crate::support::{serial, Server};
 
 const LINE: usize = 1 << 20;
@@ -38,7 +38,7 @@ fn scenario_03_an_oversize_line_gets_the_error_line_and_a_graceful_close() {
             thread::spawn(move || {
                 let (mut reader, mut writer) = conn.split();
                 // Printable bytes and no newline: a line that never ends.
-                let line: Vec<u8> = Stream::new(i as u64, crate::pattern::Shape::Raw)
+                let line: Vec<u8> = Stream::new(i as u64, Shape::Raw)
                     .take(LINE)
                     .into_iter()
                     .map(|b| b'a' + b % 26)
@@ -50,7 +50,7 @@ fn scenario_03_an_oversize_line_gets_the_error_line_and_a_graceful_close() {
                     writer.finish().expect("half-close");
                 });
                 let mut echo = Vec::new();
-                let read = std::io::Read::read_to_end(&mut reader, &mut echo);
+                let read = reader.read_to_end(&mut echo);
                 sender.join().unwrap();
                 (read.map(|_| echo), peer)
             })

@@ -3,6 +3,7 @@
 //! has echo queued for it. The server logs each with its reason and peer, and the clients
 //! echoing beside them see every byte.
 
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -13,7 +14,7 @@ use socket2::SockRef;
 use crate::figure;
 use crate::kind::{is_timeout, Kind};
 use crate::pattern::{ms, Latencies, Shape, Stream};
-use crate::support::{serial, Server};
+use crate::support::{serial, Server, LIMIT};
 
 const RUDE: usize = 50;
 const BYSTANDERS: usize = 10;
@@ -62,14 +63,14 @@ fn scenario_06_clients_resetting_mid_echo_are_logged_and_touch_no_one_else() {
             .unwrap();
         let mut sent = 0;
         while sent < SENT {
-            match std::io::Write::write(&mut conn, &payload[sent..]) {
+            match conn.write(&payload[sent..]) {
                 Ok(n) => sent += n,
                 Err(e) if is_timeout(&e) => break,
                 Err(e) => panic!("rude client {i}: {e}"),
             }
         }
         let mut first = [0u8; 1];
-        std::io::Read::read_exact(&mut conn, &mut first).unwrap();
+        conn.read_exact(&mut first).unwrap();
         assert_eq!(first[0], payload[0]);
         SockRef::from(conn.tcp())
             .set_linger(Some(Duration::ZERO))
@@ -95,7 +96,7 @@ fn scenario_06_clients_resetting_mid_echo_are_logged_and_touch_no_one_else() {
         );
     }
     server.signal("TERM");
-    let (status, summary, _) = server.wait_exit(crate::support::LIMIT);
+    let (status, summary, _) = server.wait_exit(LIMIT);
     assert!(status.success(), "{status:?}");
     let (p99, max) = (latencies.percentile(99.0), latencies.max());
     figure(

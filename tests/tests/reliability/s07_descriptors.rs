@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::figure;
 use crate::kind::{Conn, Kind};
-use crate::support::{field, serial, Server};
+use crate::support::{field, serial, Server, LIMIT};
 
 /// The server's descriptor limit: its own sockets, pipes and epoll take about ten.
 const NOFILE: u64 = 64;
@@ -76,7 +76,7 @@ fn scenario_07_out_of_descriptors_the_server_backs_off_and_recovers() {
     let waited = waiting.len();
     drop(waiting);
     server.signal("TERM");
-    let (status, summary, _) = server.wait_exit(crate::support::LIMIT);
+    let (status, summary, _) = server.wait_exit(LIMIT);
     figure(
         7,
         None,
