@@ -11,7 +11,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant as Clock};
 
-use reverb_core::{Config, Connection, Framing, Input, Instant, Output, Registry};
+use reverb_core::{
+    Config, Connection, EchoConfig, Framing, Input, Instant, Output, Registry, StreamConfig,
+};
 
 const CHUNK: usize = 16 * 1024;
 const TOTAL: usize = 256 * 1024 * 1024;
@@ -84,12 +86,18 @@ fn gib(bytes_per_sec: f64) -> String {
 fn registry_timers() {
     const CONNS: u64 = 100_000;
     let config = Config {
-        idle_timeout: Some(Duration::from_secs(30)),
+        stream: StreamConfig {
+            idle_timeout: Some(Duration::from_secs(30)),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     };
     let mut reg = Registry::new(
         Config {
-            max_connections: CONNS as usize,
+            stream: StreamConfig {
+                max_connections: CONNS as usize,
+                ..config.stream
+            },
             ..config
         }
         .validate()
@@ -145,7 +153,10 @@ fn main() {
         (
             "raw, 16 KiB reads:            ",
             Config {
-                framing: Framing::Raw,
+                echo: EchoConfig {
+                    framing: Framing::Raw,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             raw_src.clone(),
@@ -153,7 +164,10 @@ fn main() {
         (
             "line, 64-byte lines:          ",
             Config {
-                quit_word: None,
+                echo: EchoConfig {
+                    quit_word: None,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             lines(64),
@@ -161,7 +175,10 @@ fn main() {
         (
             "line, 1 KiB lines:            ",
             Config {
-                quit_word: None,
+                echo: EchoConfig {
+                    quit_word: None,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             lines(1024),
@@ -169,8 +186,11 @@ fn main() {
         (
             "line, 64-byte, prefix+suffix: ",
             Config {
-                prefix: b"Buffer: ".to_vec(),
-                suffix: b"~".to_vec(),
+                echo: EchoConfig {
+                    prefix: b"Buffer: ".to_vec(),
+                    suffix: b"~".to_vec(),
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             lines(64),

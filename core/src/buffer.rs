@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use crate::framing::wrap;
+
 /// Consumed bytes are moved out of the way only once at least this many have piled up and
 /// they are at least half the buffer: each byte is then moved at most once on average, and
 /// small writes never trigger a copy.
@@ -47,6 +49,12 @@ impl OutputQueue {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// Appends one echoed frame, wrapped (see [`wrap`]), and marks its end.
+    pub(crate) fn push_frame(&mut self, prefix: &[u8], content: &[u8], suffix: &[u8], end: &[u8]) {
+        wrap(&mut self.buf, prefix, content, suffix, end);
+        self.end_frame();
+    }
+
     /// Bytes the queue can hold without allocating.
     pub(crate) fn capacity(&self) -> usize {
         self.buf.capacity()
@@ -58,10 +66,6 @@ impl OutputQueue {
             self.buf = Vec::new();
             self.head = 0;
         }
-    }
-
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.buf.reserve(additional);
     }
 
     /// Marks the end of a frame at the current tail (when recording).

@@ -1,26 +1,25 @@
-//! One echo connection as a state machine: [`Connection`].
+//! The stream shell: [`Connection`], one TCP connection's rules around a stack of layers.
 
+use core::time::Duration;
 use std::collections::VecDeque;
 
-use crate::buffer::OutputQueue;
-use crate::config::{Framing, ValidConfig};
-use crate::error::PeerError;
-use crate::framing::{find_newline, partial_start, partial_too_long, split_terminator};
+use crate::config::ValidConfig;
+use crate::counters::Counters;
+use crate::echo::Echo;
 use crate::input::Input;
-use crate::output::{CloseReason, Event, Output, Timer};
-use crate::snapshot::{Counters, Phase, Snapshot};
+use crate::layer::{Layer, LayerState, Leftover};
+use crate::output::{CloseReason, Event, Output};
+use crate::snapshot::{Phase, Snapshot};
 use crate::time::Instant;
-use crate::timers::{Deadlines, Durations, Running, Timers, TRIM_AFTER};
+use crate::timers::{Deadlines, Timer};
 
-/// Longest error line the core ever queues (`error: collect exceeds <u64> bytes\n` is 49).
-pub(crate) const MAX_ERROR_LINE: usize = 64;
-
-/// Buffers up to this size are kept while a connection is idle: echoes of ordinary lines
-/// then never allocate again, and an idle connection holds at most a few KiB. Larger ones
-/// are given back [`TRIM_AFTER`] the connection went quiet.
-const KEEP_WHEN_IDLE: usize = 4096;
-
-/// One TCP echo connection, without the socket.
+/// One TCP connection, without the socket: the stream's rules around a stack of layers
+/// (by default the bare [`Echo`]).
+///
+/// The stream owns what every protocol over TCP shares: how much to read, the peer's
+/// end-of-stream and our FIN, half-close and lingering, the idle, write-stall, flush,
+/// linger and shutdown timers, and the release. What the bytes mean is the stack's
+/// business; see [`Layer`].
 ///
 /// # Methods, by role
 /// - **Inputs:** [`handle_input`](Self::handle_input) with an [`Input`] and the time.
@@ -30,71 +29,68 @@ const KEEP_WHEN_IDLE: usize = 4096;
 ///   [`receive_capacity`](Self::receive_capacity) (> 0: read) and
 ///   [`wants_write`](Self::wants_write) (write; register for writability only while true).
 /// - **Introspection:** [`snapshot`](Self::snapshot), [`counters`](Self::counters),
-///   [`phase`](Self::phase). Nothing is recorded for them beyond a few integers; a
-///   snapshot is built only when asked for.
+///   [`phase`](Self::phase), [`allocated`](Self::allocated). Nothing is recorded for them
+///   beyond a few integers; a snapshot is built only when asked for.
 ///
 /// The full run loop is in the [crate docs](crate#the-run-loop-contract).
 #[derive(Debug)]
-pub struct Connection {
-    config: ValidConfig,
+pub struct Connection<L = Echo> {
+    stack: L,
     durations: Durations,
     /// The time of the latest input: outputs are drained right after an input, so this is
     /// "now" for anything `poll_output` starts (the linger timer).
     now: Instant,
-
-    /// Peer bytes are taken (false once closing begins).
-    reading: bool,
-    /// The output queue reached the high watermark and has not yet drained to the low one.
-    paused: bool,
+    state: State,
     /// The peer's end-of-stream was seen.
     read_closed: bool,
+    /// Our FIN was sent.
+    fin_sent: bool,
     /// A short write happened; no `Transmit` until `Input::Writable`.
     write_blocked: bool,
     /// Length of the last `Transmit` offered, to recognise short writes.
     offered: usize,
-    /// Why the connection is closing, once it is.
-    closing: Option<CloseReason>,
-    /// While closing: what becomes of input taken but not yet echoed.
-    leftover: Leftover,
-    fin_sent: bool,
-    release: Option<CloseReason>,
-    released: bool,
-
-    /// `line`/`collect`: accepted bytes not yet echoed — whole lines taken while paused,
-    /// then the partial line. Never longer than `config.input_capacity()`.
-    input: Vec<u8>,
-    /// `collect`: the echo being held, prefix and suffix applied. At most `max_collect`.
-    collected: Vec<u8>,
-    output: OutputQueue,
-
     events: VecDeque<Event>,
-    /// Frames and bytes echoed by the current input, reported as one `Event::Echoed`.
-    batch: (u64, u64),
-    timers: Timers,
+    timers: Starts,
     counters: Counters,
 }
 
-/// What a closing connection does with input it took but has not echoed yet. Ordered from
-/// the strictest: when a second reason to close comes, the stricter treatment wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Leftover {
-    /// Drop it: the stream's own content ended the echo (the quit word, a limit, an
-    /// error), and what came after it in the stream is not answered.
-    Drop,
-    /// Echo whole lines, drop the trailing partial line and any collection: a timer ended
-    /// the connection, and the peer had finished those lines before time ran out (they
-    /// were only waiting for our backpressure), but not the partial one.
-    WholeLines,
-    /// Echo all of it, a trailing partial line as it is and the collection too: the peer
-    /// ended the stream, or the server is shutting down.
-    All,
+/// The stream's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Moving bytes: both ways while the stack is open, outwards while it closes.
+    Active,
+    /// Our FIN is sent; the peer's input is read and dropped until its end-of-stream (or
+    /// the linger timeout), so that it reads its echo before any reset.
+    Lingering(CloseReason),
+    /// Finished for this reason; the `Release` is yet to be polled.
+    Releasing(CloseReason),
+    /// Released.
+    Released,
 }
 
-/// Whether line processing may go on after a line.
-#[derive(PartialEq, Eq)]
-enum Flow {
-    Continue,
-    Stop,
+/// The stream's configured durations, copied out of the config so deadlines need no
+/// lookups.
+#[derive(Debug, Clone, Copy)]
+struct Durations {
+    idle: Option<Duration>,
+    write_stall: Option<Duration>,
+    flush: Duration,
+    linger: Option<Duration>,
+    shutdown: Duration,
+}
+
+/// When each stream timer started; a deadline is its start plus its duration. Keeping
+/// starts makes "progress resets the idle timer" a single store on the hot path.
+#[derive(Debug, Default, Clone, Copy)]
+struct Starts {
+    /// Last progress in either direction.
+    last_progress: Instant,
+    /// When output became pending, or last moved.
+    stall_since: Option<Instant>,
+    /// When our FIN was sent.
+    fin_at: Option<Instant>,
+    /// When shutdown was requested.
+    shutdown_at: Option<Instant>,
 }
 
 /// What `poll_output` does next, without the borrow (so the registry can act on it).
@@ -106,42 +102,46 @@ pub(crate) enum Step {
     Timeout(Option<Instant>),
 }
 
-impl Connection {
-    /// A new connection, open and reading, at time `now`.
+impl Connection<Echo> {
+    /// A new echo connection, open and reading, at time `now`.
     pub fn new(config: ValidConfig, now: Instant) -> Self {
-        let durations = Durations {
-            idle: config.idle_timeout,
-            frame: config.frame_timeout,
-            write_stall: config.write_stall_timeout,
-            flush: config.flush_timeout,
-            linger: config.linger,
-            shutdown: config.shutdown_timeout,
-        };
+        let echo = Echo::new(config.clone(), now);
+        Connection::with_stack(&config, echo, now)
+    }
+}
+
+impl<L: Layer> Connection<L> {
+    /// A new connection over `stack`, open and reading, at time `now`; the stream's rules
+    /// come from `config.stream`.
+    pub fn with_stack(config: &ValidConfig, stack: L, now: Instant) -> Self {
+        let s = &config.stream;
         Connection {
-            output: OutputQueue::new(config.record_frames),
-            config,
-            durations,
+            stack,
+            durations: Durations {
+                idle: s.idle_timeout,
+                write_stall: s.write_stall_timeout,
+                flush: s.flush_timeout,
+                linger: s.linger,
+                shutdown: s.shutdown_timeout,
+            },
             now,
-            reading: true,
-            paused: false,
+            state: State::Active,
             read_closed: false,
+            fin_sent: false,
             write_blocked: false,
             offered: 0,
-            closing: None,
-            leftover: Leftover::All,
-            fin_sent: false,
-            release: None,
-            released: false,
-            input: Vec::new(),
-            collected: Vec::new(),
             events: VecDeque::new(),
-            batch: (0, 0),
-            timers: Timers {
+            timers: Starts {
                 last_progress: now,
-                ..Timers::default()
+                ..Starts::default()
             },
             counters: Counters::default(),
         }
+    }
+
+    /// The stack this connection drives.
+    pub fn stack(&self) -> &L {
+        &self.stack
     }
 
     /// Feeds one input at time `now`. Returns how many bytes of [`Input::Received`] were
@@ -152,7 +152,7 @@ impl Connection {
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> usize {
         // A clock that steps back must not rewind timers.
         self.now = self.now.max(now);
-        if self.released || self.release.is_some() {
+        if !matches!(self.state, State::Active | State::Lingering(_)) {
             return 0;
         }
         let taken = match input {
@@ -172,11 +172,14 @@ impl Connection {
             Input::Tick => 0,
             Input::Shutdown => {
                 self.timers.shutdown_at.get_or_insert(self.now);
-                self.begin_close(CloseReason::Shutdown, Leftover::All);
+                if self.state == State::Active {
+                    self.stack
+                        .close(self.now, CloseReason::Shutdown, Leftover::All);
+                }
                 0
             }
             Input::Reset => {
-                self.fail(CloseReason::Reset);
+                self.state = State::Releasing(CloseReason::Reset);
                 0
             }
         };
@@ -189,7 +192,7 @@ impl Connection {
     pub fn poll_output(&mut self) -> Output<'_> {
         match self.step() {
             Step::Event(e) => Output::Event(e),
-            Step::Transmit => Output::Transmit(self.output.as_slice()),
+            Step::Transmit => Output::Transmit(self.stack.transmit()),
             Step::CloseWrite => Output::CloseWrite,
             Step::Release(reason) => Output::Release {
                 reason,
@@ -203,25 +206,29 @@ impl Connection {
         if let Some(event) = self.events.pop_front() {
             return Step::Event(event);
         }
-        if self.released {
-            return Step::Timeout(None);
+        match self.state {
+            State::Released => return Step::Timeout(None),
+            State::Releasing(reason) => {
+                self.state = State::Released;
+                return Step::Release(reason);
+            }
+            State::Active | State::Lingering(_) => {}
         }
-        if let Some(reason) = self.release.take() {
-            self.released = true;
-            return Step::Release(reason);
-        }
-        if !self.output.is_empty() && !self.write_blocked {
-            self.offered = self.output.len();
+        let pending = self.stack.transmit().len();
+        if pending > 0 && !self.write_blocked {
+            self.offered = pending;
             return Step::Transmit;
         }
-        if self.fin_due() {
+        if let (State::Active, 0, LayerState::Done(reason)) =
+            (self.state, pending, self.stack.state())
+        {
             self.fin_sent = true;
-            let reason = self.closing.unwrap_or(CloseReason::PeerClosed);
-            if self.read_closed || self.durations.linger.is_none() {
-                self.release = Some(reason);
+            self.state = if self.read_closed || self.durations.linger.is_none() {
+                State::Releasing(reason)
             } else {
                 self.timers.fin_at = Some(self.now);
-            }
+                State::Lingering(reason)
+            };
             return Step::CloseWrite;
         }
         Step::Timeout(self.next_deadline())
@@ -229,55 +236,45 @@ impl Connection {
 
     /// The bytes of the last `Transmit` (the registry's borrow-free path to them).
     pub(crate) fn transmit_slice(&self) -> &[u8] {
-        self.output.as_slice()
+        self.stack.transmit()
     }
 
     /// How many bytes the connection takes now: 0 while paused by backpressure or closing,
     /// unlimited while lingering (they are discarded). Read at most this much.
     pub fn receive_capacity(&self) -> usize {
-        if self.released || self.release.is_some() || self.read_closed {
-            return 0;
-        }
-        if self.fin_sent {
-            return usize::MAX;
-        }
-        if !self.reading || self.paused {
-            return 0;
-        }
-        match self.config.framing {
-            // Not paused means below the high watermark: room for at least one byte.
-            Framing::Raw => self.config.high_watermark - self.output.len(),
-            Framing::Line | Framing::Collect => self.config.input_capacity() - self.input.len(),
+        match self.state {
+            State::Releasing(_) | State::Released => 0,
+            _ if self.read_closed => 0,
+            State::Lingering(_) => usize::MAX,
+            State::Active => self.stack.receive_capacity(),
         }
     }
 
     /// Whether output is waiting to be written: register for writability only then.
     pub fn wants_write(&self) -> bool {
-        !self.released && !self.output.is_empty()
+        self.state == State::Active && !self.stack.transmit().is_empty()
     }
 
     /// Whether the connection is finished (its `Release` was polled).
     pub fn is_released(&self) -> bool {
-        self.released
+        self.state == State::Released
     }
 
-    /// The earliest deadline, if any: of a timer, or of giving back buffers that grew
-    /// large once the connection has been quiet for a moment.
+    /// The earliest deadline, if any: of a timer of the stream's or of the stack's (its
+    /// timers, and giving back buffers once the connection has been quiet for a moment).
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.released || self.release.is_some() {
+        if !matches!(self.state, State::Active | State::Lingering(_)) {
             return None;
         }
-        let timer = self.deadlines().earliest().map(|(at, _)| at);
-        match (timer, self.timers.trim_at) {
+        let own = self.own_deadlines().earliest().map(|(at, _)| at);
+        let stack = match self.state {
+            State::Active => self.stack.deadline(),
+            _ => None,
+        };
+        match (own, stack) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    /// Bytes allocated for this connection's buffers (their capacity, not their contents):
-    /// what an idle connection costs beyond its fixed size.
-    pub fn allocated(&self) -> usize {
-        self.output.capacity() + self.input.capacity() + self.collected.capacity()
     }
 
     /// Traffic counters.
@@ -285,64 +282,64 @@ impl Connection {
         &self.counters
     }
 
+    /// Bytes allocated for the connection's buffers (their capacity, not their contents):
+    /// what an idle connection costs beyond its fixed size.
+    pub fn allocated(&self) -> usize {
+        self.stack.allocated()
+    }
+
     /// Where the connection is in its life.
     pub fn phase(&self) -> Phase {
-        if self.released || self.release.is_some() {
-            Phase::Released
-        } else if self.fin_sent {
-            Phase::Lingering
-        } else if self.closing.is_some() {
-            Phase::Closing
-        } else {
-            Phase::Open
+        match self.state {
+            State::Releasing(_) | State::Released => Phase::Released,
+            State::Lingering(_) => Phase::Lingering,
+            State::Active if self.stack.state() == LayerState::Open => Phase::Open,
+            State::Active => Phase::Closing,
         }
     }
 
     /// A view of everything buffered and every running timer. Borrows the buffers; costs a
     /// small allocation only for the frame list.
     pub fn snapshot(&self) -> Snapshot<'_> {
-        let partial_from = if self.config.framing.is_line_based() {
-            partial_start(&self.input)
-        } else {
-            0
+        let view = self.stack.view();
+        let echo = view.as_ref();
+        let config = echo.map(|v| v.config);
+        let mut deadlines = self.own_deadlines();
+        if self.state == State::Active {
+            self.stack.timers(&mut deadlines);
+        }
+        let close_reason = match self.state {
+            State::Lingering(reason) | State::Releasing(reason) => Some(reason),
+            _ => self.stack.state().reason(),
         };
         Snapshot {
             phase: self.phase(),
-            framing: self.config.framing,
-            reading_paused: self.paused,
+            framing: config.map(|c| c.framing).unwrap_or_default(),
+            reading_paused: echo.is_some_and(|v| v.paused),
             read_closed: self.read_closed,
             write_closed: self.fin_sent,
             write_blocked: self.write_blocked,
             receive_capacity: self.receive_capacity(),
-            input: &self.input,
-            partial_len: self.input.len() - partial_from,
-            collected: &self.collected,
-            output: self.output.as_slice(),
-            frame_ends: self.output.frame_ends(),
-            input_capacity: self.config.input_capacity(),
-            high_watermark: self.config.high_watermark,
-            low_watermark: self.config.low_watermark,
-            output_bound: self.config.output_bound(),
-            close_reason: self.release.or(self.closing),
+            input: echo.map_or(&[][..], |v| v.input),
+            partial_len: echo.map_or(0, |v| v.partial_len),
+            collected: echo.map_or(&[][..], |v| v.collected),
+            output: echo.map_or(self.stack.transmit(), |v| v.output),
+            frame_ends: view.map(|v| v.frame_ends).unwrap_or_default(),
+            input_capacity: config.map_or(0, |c| c.input_capacity()),
+            high_watermark: config.map_or(0, |c| c.high_watermark),
+            low_watermark: config.map_or(0, |c| c.low_watermark),
+            output_bound: config.map_or(0, |c| c.output_bound()),
+            close_reason,
             counters: self.counters,
-            deadlines: self.deadlines(),
+            deadlines,
         }
-    }
-
-    fn deadlines(&self) -> Deadlines {
-        let running = Running {
-            reading: self.reading,
-            paused: self.paused,
-            flushing: self.closing.is_some() && !self.fin_sent,
-        };
-        self.timers.deadlines(&self.durations, running)
     }
 
     // ---- inputs -------------------------------------------------------------------------
 
     fn receive(&mut self, bytes: &[u8]) -> usize {
-        if self.fin_sent {
-            // Lingering: take and drop, so the peer's close reaches us.
+        if let State::Lingering(_) = self.state {
+            // Take and drop, so the peer's close reaches us.
             self.counters.bytes_discarded += bytes.len() as u64;
             return bytes.len();
         }
@@ -350,16 +347,15 @@ impl Connection {
         if take == 0 {
             return 0;
         }
-        let data = &bytes[..take];
+        let taken = self.stack.receive(self.now, &bytes[..take]);
+        debug_assert_eq!(
+            taken, take,
+            "invariant: a layer takes what its capacity offered"
+        );
         self.counters.reads += 1;
-        self.counters.bytes_in += take as u64;
+        self.counters.bytes_in += taken as u64;
         self.timers.last_progress = self.now;
-        self.schedule_trim();
-        match self.config.framing {
-            Framing::Raw => self.echo_raw(data),
-            Framing::Line | Framing::Collect => self.accept_lines(data),
-        }
-        take
+        taken
     }
 
     fn peer_closed(&mut self) {
@@ -367,17 +363,17 @@ impl Connection {
             return;
         }
         self.read_closed = true;
-        if self.fin_sent {
+        match self.state {
             // The linger wait is over: the peer has read our FIN and closed too.
-            self.release = self.closing;
-        } else {
-            self.begin_close(CloseReason::PeerClosed, Leftover::All);
+            State::Lingering(reason) => self.state = State::Releasing(reason),
+            State::Active => self.stack.receive_end(self.now),
+            State::Releasing(_) | State::Released => {}
         }
     }
 
     fn written(&mut self, n: usize) {
         let offered = if self.offered == 0 {
-            self.output.len()
+            self.stack.transmit().len()
         } else {
             self.offered
         };
@@ -385,7 +381,7 @@ impl Connection {
             n <= offered,
             "driver reported {n} bytes written of {offered} offered"
         );
-        let n = self.output.consume(n.min(offered));
+        let n = n.min(offered);
         if n < offered {
             self.write_blocked = true;
         }
@@ -395,380 +391,113 @@ impl Connection {
             self.counters.bytes_out += n as u64;
             self.timers.last_progress = self.now;
             self.timers.stall_since = Some(self.now);
-            self.schedule_trim();
-        }
-        if self.paused && self.output.len() <= self.config.low_watermark {
-            self.paused = false;
-            self.timers.resume(self.now);
-            if self.reading {
-                self.events.push_back(Event::ReadResumed);
-            }
-        }
-        self.pump();
-    }
-
-    // ---- echo ---------------------------------------------------------------------------
-
-    fn echo_raw(&mut self, data: &[u8]) {
-        let (prefix, suffix) = (&self.config.prefix, &self.config.suffix);
-        self.output
-            .reserve(prefix.len() + data.len() + suffix.len());
-        self.output.extend(prefix);
-        self.output.extend(data);
-        self.output.extend(suffix);
-        self.output.end_frame();
-        if self.output.len() >= self.config.high_watermark {
-            self.pause();
-        }
-        self.count_frame(data.len());
-    }
-
-    /// `line`/`collect`: completes the buffered partial line, echoes whole lines straight
-    /// from `data` while the output queue has room, and keeps the rest.
-    fn accept_lines(&mut self, data: &[u8]) {
-        // The frame timer measures the partial line at the tail of what was taken.
-        match (find_newline(data), data.last()) {
-            (Some(_), Some(b'\n')) => self.timers.frame_started = None,
-            (Some(_), _) => self.timers.frame_started = Some(self.now),
-            (None, _) => {
-                self.timers.frame_started.get_or_insert(self.now);
-            }
-        }
-        let mut rest = data;
-        if !self.input.is_empty() {
-            // Not paused (input was taken), so `input` holds only a partial line.
-            let Some(nl) = find_newline(rest) else {
-                self.input.extend_from_slice(rest);
-                self.check_partial();
-                return;
-            };
-            self.input.extend_from_slice(&rest[..=nl]);
-            rest = &rest[nl + 1..];
-            let line = core::mem::take(&mut self.input);
-            let flow = self.on_line(&line);
-            if self.input.is_empty() {
-                // Keep the allocation for the next partial line.
-                self.input = line;
-                self.input.clear();
-            }
-            if flow == Flow::Stop {
-                return self.keep_rest(rest);
-            }
-        }
-        while !self.paused {
-            let Some(nl) = find_newline(rest) else { break };
-            let (line, tail) = rest.split_at(nl + 1);
-            rest = tail;
-            if self.on_line(line) == Flow::Stop {
-                break;
-            }
-        }
-        self.keep_rest(rest);
-    }
-
-    /// Keeps input that was taken but not processed, unless the connection is closing
-    /// and drops it.
-    fn keep_rest(&mut self, rest: &[u8]) {
-        if self.reading {
-            self.input.extend_from_slice(rest);
-            self.pump();
+            self.stack.transmitted(self.now, n);
         }
     }
 
-    /// Processes buffered input as far as the output queue allows: whole lines, then — once
-    /// no more input will come — the trailing partial line; then, when closing, the
-    /// collected echo.
-    fn pump(&mut self) {
-        if !self.config.framing.is_line_based() || self.release.is_some() {
-            return;
-        }
-        if self.paused {
-            return;
-        }
-        let buf = core::mem::take(&mut self.input);
-        let mut at = 0;
-        while !self.paused {
-            let Some(nl) = find_newline(&buf[at..]) else {
-                break;
-            };
-            let line = &buf[at..at + nl + 1];
-            at += nl + 1;
-            if self.on_line(line) == Flow::Stop {
-                break;
-            }
-        }
-        let keep = self.reading || (self.closing.is_some() && self.leftover != Leftover::Drop);
-        if keep && self.release.is_none() {
-            self.input = buf;
-            self.input.drain(..at);
-        }
-        if self.paused || self.release.is_some() {
-            return;
-        }
-        if self.reading {
-            self.check_partial();
-        } else {
-            match self.leftover {
-                Leftover::All => self.flush_buffered(),
-                // Every whole line is echoed by now: what is left is the partial line.
-                Leftover::WholeLines => self.input.clear(),
-                Leftover::Drop => {}
-            }
-        }
-    }
+    // ---- bookkeeping --------------------------------------------------------------------
 
-    /// When no more input comes: echoes the trailing partial line as it is, and releases
-    /// the collected echo.
-    fn flush_buffered(&mut self) {
-        if !self.input.is_empty() {
-            let partial = core::mem::take(&mut self.input);
-            // Without a terminator, a partial line cannot be too long for the queue: it is
-            // at most `max_line + 1` bytes, and the queue is below the high watermark.
-            self.on_line(&partial);
-        }
-        if self.config.framing == Framing::Collect && !self.collected.is_empty() {
-            let len = self.collected.len();
-            self.output.append_block(&mut self.collected);
-            self.count_frame(len);
-        }
-    }
-
-    fn check_partial(&mut self) {
-        if partial_too_long(&self.input, self.config.max_line) {
-            self.line_too_long();
-        }
-    }
-
-    /// One line, terminator included (or none, for a final partial line).
-    fn on_line(&mut self, line: &[u8]) -> Flow {
-        let (content, terminator) = split_terminator(line);
-        if content.len() > self.config.max_line {
-            self.line_too_long();
-            return Flow::Stop;
-        }
-        if self.config.fault_word.as_deref() == Some(content) {
-            self.events
-                .push_back(Event::PeerError(PeerError::FaultInjected));
-            self.fail(CloseReason::PeerError(PeerError::FaultInjected));
-            return Flow::Stop;
-        }
-        let is_quit = self.config.quit_word.as_deref() == Some(content);
-        let (prefix, suffix) = (&self.config.prefix, &self.config.suffix);
-        match self.config.framing {
-            Framing::Line if is_quit => {
-                self.begin_close(CloseReason::Quit, Leftover::Drop);
-                Flow::Stop
-            }
-            Framing::Line => {
-                self.output
-                    .reserve(prefix.len() + line.len() + suffix.len());
-                self.output.extend(prefix);
-                self.output.extend(content);
-                self.output.extend(suffix);
-                self.output.extend(terminator);
-                self.output.end_frame();
-                if self.output.len() >= self.config.high_watermark {
-                    self.pause();
-                }
-                self.count_frame(line.len())
-            }
-            Framing::Collect => {
-                let grown = self.collected.len() + prefix.len() + line.len() + suffix.len();
-                if grown > self.config.max_collect {
-                    let limit = self.config.max_collect;
-                    self.collected.clear();
-                    self.peer_error(PeerError::CollectTooLarge { limit });
-                    return Flow::Stop;
-                }
-                self.collected.extend_from_slice(prefix);
-                self.collected.extend_from_slice(content);
-                self.collected.extend_from_slice(suffix);
-                self.collected.extend_from_slice(terminator);
-                if is_quit {
-                    let len = self.collected.len();
-                    self.output.append_block(&mut self.collected);
-                    // Close first: the collection's reason is `Collected`, not the frame
-                    // limit its one frame may also reach.
-                    self.begin_close(CloseReason::Collected, Leftover::Drop);
-                    self.count_frame(len);
-                    return Flow::Stop;
-                }
-                Flow::Continue
-            }
-            Framing::Raw => unreachable!("invariant: raw framing never cuts lines"),
-        }
-    }
-
-    /// Counts one echoed frame; closes once `max_frames` are echoed.
-    fn count_frame(&mut self, bytes: usize) -> Flow {
-        self.counters.frames += 1;
-        self.batch.0 += 1;
-        self.batch.1 += bytes as u64;
-        if self
-            .config
-            .max_frames
-            .is_some_and(|max| self.counters.frames >= max)
-        {
-            self.begin_close(CloseReason::FrameLimit, Leftover::Drop);
-            return Flow::Stop;
-        }
-        Flow::Continue
-    }
-
-    fn pause(&mut self) {
-        if !self.paused {
-            self.paused = true;
-            self.timers.pause(self.now);
-            if self.reading {
-                self.events.push_back(Event::ReadPaused);
-            }
-        }
-    }
-
-    // ---- closing ------------------------------------------------------------------------
-
-    fn line_too_long(&mut self) {
-        let limit = self.config.max_line;
-        self.peer_error(PeerError::LineTooLong { limit });
-    }
-
-    /// A peer error that is answered with one error line and a graceful close.
-    fn peer_error(&mut self, error: PeerError) {
-        self.events.push_back(Event::PeerError(error));
-        let line = format!("error: {error}\n");
-        debug_assert!(line.len() <= MAX_ERROR_LINE);
-        self.output.extend(line.as_bytes());
-        self.output.end_frame();
-        self.begin_close(CloseReason::PeerError(error), Leftover::Drop);
-    }
-
-    /// Stops reading and heads for the FIN. The first reason wins; `leftover` says what
-    /// becomes of input taken but not yet echoed.
-    fn begin_close(&mut self, reason: CloseReason, leftover: Leftover) {
-        // A collection is echoed only whole, at the quit word or the end of the stream.
-        let leftover = match (self.config.framing, leftover) {
-            (Framing::Collect, Leftover::WholeLines) => Leftover::Drop,
-            (_, leftover) => leftover,
-        };
-        if let Some(current) = self.closing {
-            // Already closing and a buffered line ends the echo (a quit word, a limit, an
-            // error): the rest is no longer echoed. After the peer's end-of-stream, that
-            // line's verdict becomes the reason: in the stream it came before the end.
-            if leftover == Leftover::Drop {
-                if current == CloseReason::PeerClosed {
-                    self.closing = Some(reason);
-                }
-                self.input.clear();
-                self.collected.clear();
-            }
-            self.leftover = self.leftover.min(leftover);
-            return;
-        }
-        self.closing = Some(reason);
-        self.reading = false;
-        self.leftover = leftover;
-        self.timers.frame_started = None;
-        self.events.push_back(Event::Closing(reason));
-        match leftover {
-            Leftover::All | Leftover::WholeLines => self.pump(),
-            Leftover::Drop => {
-                self.input.clear();
-                self.collected.clear();
-            }
-        }
-    }
-
-    /// Ends the connection at once: nothing more is written, the socket is to be closed.
-    fn fail(&mut self, reason: CloseReason) {
-        self.reading = false;
-        self.closing.get_or_insert(reason);
-        self.release = Some(reason);
-        self.input = Vec::new();
-        self.collected = Vec::new();
-        self.output.clear();
-    }
-
-    fn fin_due(&self) -> bool {
-        self.closing.is_some()
-            && !self.fin_sent
-            && self.output.is_empty()
-            && self.input.is_empty()
-            && self.collected.is_empty()
-    }
-
-    /// Bookkeeping after every input: the write-stall clock, the echo event, high-water
-    /// marks.
+    /// After every call into the stack: its events join ours in order (and its echoes
+    /// count as frames), a failure releases the connection, and the write-stall clock and
+    /// the peaks follow what the stack now holds.
     fn settle(&mut self) {
-        if self.output.is_empty() {
+        while let Some(event) = self.stack.poll_event() {
+            if let Event::Echoed { frames, .. } = event {
+                self.counters.frames += frames;
+            }
+            self.events.push_back(event);
+        }
+        if let (State::Active, LayerState::Failed(reason)) = (self.state, self.stack.state()) {
+            self.state = State::Releasing(reason);
+        }
+        if self.stack.transmit().is_empty() {
             self.timers.stall_since = None;
         } else if self.timers.stall_since.is_none() {
             self.timers.stall_since = Some(self.now);
         }
-        if self.batch.0 > 0 {
-            let (frames, bytes) = core::mem::take(&mut self.batch);
-            self.events.push_back(Event::Echoed { frames, bytes });
-        }
+        let (input, output) = self.stack.held();
         let c = &mut self.counters;
-        c.peak_input = c.peak_input.max(self.input.len() + self.collected.len());
-        c.peak_output = c.peak_output.max(self.output.len());
+        c.peak_input = c.peak_input.max(input);
+        c.peak_output = c.peak_output.max(output);
     }
 
+    /// The stream's own timers, given its state and the stack's.
+    fn own_deadlines(&self) -> Deadlines {
+        let mut d = Deadlines::default();
+        let after = |start: Option<Instant>, dur: Option<Duration>| Some(start? + dur?);
+        let t = &self.timers;
+        match self.state {
+            State::Active => {
+                if self.stack.state() == LayerState::Open {
+                    d.set(
+                        Timer::Idle,
+                        after(Some(t.last_progress), self.durations.idle),
+                    );
+                } else {
+                    // Closing: it must end, whatever the peer does.
+                    d.set(
+                        Timer::Flush,
+                        after(t.stall_since, Some(self.durations.flush)),
+                    );
+                }
+                d.set(
+                    Timer::WriteStall,
+                    after(t.stall_since, self.durations.write_stall),
+                );
+            }
+            State::Lingering(_) => d.set(Timer::Linger, after(t.fin_at, self.durations.linger)),
+            State::Releasing(_) | State::Released => return d,
+        }
+        d.set(
+            Timer::Shutdown,
+            after(t.shutdown_at, Some(self.durations.shutdown)),
+        );
+        d
+    }
+
+    /// Fires what is due at `now`, the most severe first: the stream's releasing timers,
+    /// then the stack's, then the idle timer (which asks the stack to close).
     fn fire_timers(&mut self) {
+        let now = self.now;
         let mut fired = false;
-        // Each firing either releases the connection or stops reading, which stops the
-        // timer that fired: the loop ends after at most two rounds.
-        while self.release.is_none() {
-            let Some(timer) = self.deadlines().due(self.now).next() else {
-                break;
+        for timer in [
+            Timer::Shutdown,
+            Timer::WriteStall,
+            Timer::Flush,
+            Timer::Linger,
+        ] {
+            let Some(at) = self.own_deadlines().get(timer) else {
+                continue;
             };
+            if at > now || !matches!(self.state, State::Active | State::Lingering(_)) {
+                continue;
+            }
             fired = true;
             self.events.push_back(Event::TimedOut(timer));
-            match timer {
+            self.state = match (timer, self.state) {
                 // After our FIN everything owed was written: only the wait is cut short.
-                Timer::Shutdown if self.fin_sent => {
-                    self.release = Some(self.closing.unwrap_or(CloseReason::Shutdown));
+                (Timer::Shutdown | Timer::Linger, State::Lingering(reason)) => {
+                    State::Releasing(reason)
                 }
-                Timer::Shutdown => self.fail(CloseReason::TimedOut(Timer::Shutdown)),
-                Timer::WriteStall | Timer::Flush => self.fail(CloseReason::TimedOut(timer)),
-                Timer::Linger => {
-                    self.release = Some(self.closing.unwrap_or(CloseReason::PeerClosed));
-                }
-                Timer::Frame | Timer::Idle => {
-                    self.begin_close(CloseReason::TimedOut(timer), Leftover::WholeLines);
-                }
-            }
+                _ => State::Releasing(CloseReason::TimedOut(timer)),
+            };
+        }
+        if self.state == State::Active && self.stack.deadline().is_some_and(|at| at <= now) {
+            fired = true;
+            self.stack.handle_timeout(now);
+        }
+        let idle = self.own_deadlines().get(Timer::Idle);
+        if self.state == State::Active && idle.is_some_and(|at| at <= now) {
+            fired = true;
+            self.events.push_back(Event::TimedOut(Timer::Idle));
+            self.stack.close(
+                now,
+                CloseReason::TimedOut(Timer::Idle),
+                Leftover::WholeFrames,
+            );
         }
         if fired {
             self.settle();
-        }
-        if self.timers.trim_at.is_some_and(|at| at <= self.now) {
-            self.trim();
-        }
-    }
-
-    /// After progress: once the connection has been quiet for [`TRIM_AFTER`], give back
-    /// buffers that grew past [`KEEP_WHEN_IDLE`]. Moving the deadline is one store; a
-    /// connection busy more often than that never trims, so it never allocates per event.
-    fn schedule_trim(&mut self) {
-        if self.output.capacity() > KEEP_WHEN_IDLE || self.input.capacity() > KEEP_WHEN_IDLE {
-            self.timers.trim_at = Some(self.now + TRIM_AFTER);
-        }
-    }
-
-    /// Gives back what idle buffers hold beyond their contents. Output still pending
-    /// stays where it is: a later drain schedules another trim.
-    fn trim(&mut self) {
-        self.timers.trim_at = None;
-        let before = self.allocated();
-        self.output.trim();
-        if self.input.capacity() > KEEP_WHEN_IDLE {
-            self.input.shrink_to_fit();
-        }
-        let released = before - self.allocated();
-        if released > 0 {
-            self.events.push_back(Event::BuffersReleased {
-                bytes: released as u64,
-            });
         }
     }
 }

@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 use crate::config::{Framing, ValidConfig};
-use crate::framing::split_terminator;
+use crate::framing::{split_terminator, wrap};
 
 /// Why a datagram got no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -56,26 +56,23 @@ impl DatagramEcho {
         payload: &[u8],
         reply: &'b mut Vec<u8>,
     ) -> Result<&'b [u8], DatagramError> {
-        let (prefix, suffix) = (&self.config.prefix, &self.config.suffix);
+        let echo = &self.config.echo;
+        let (prefix, suffix) = (&echo.prefix, &echo.suffix);
         let len = prefix.len() + payload.len() + suffix.len();
         self.counters.bytes_in += payload.len() as u64;
-        if len > self.config.max_datagram {
+        if len > echo.max_datagram {
             self.counters.dropped += 1;
             return Err(DatagramError::TooLarge {
                 len,
-                limit: self.config.max_datagram,
+                limit: echo.max_datagram,
             });
         }
-        let (content, terminator) = match self.config.framing {
+        let (content, terminator) = match echo.framing {
             Framing::Raw => (payload, &[][..]),
             Framing::Line | Framing::Collect => split_terminator(payload),
         };
         reply.clear();
-        reply.reserve(len);
-        reply.extend_from_slice(prefix);
-        reply.extend_from_slice(content);
-        reply.extend_from_slice(suffix);
-        reply.extend_from_slice(terminator);
+        wrap(reply, prefix, content, suffix, terminator);
         self.counters.echoed += 1;
         self.counters.bytes_out += len as u64;
         Ok(reply)

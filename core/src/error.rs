@@ -4,6 +4,10 @@
 
 use thiserror::Error;
 
+/// Longest error line the echo ever queues: `error: {PeerError}\n`, the longest being
+/// `error: collect exceeds <u64> bytes\n` (49 bytes).
+pub(crate) const MAX_ERROR_LINE: usize = 64;
+
 /// A [`Config`](crate::Config) that cannot work. Found once, at start-up.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
@@ -81,6 +85,24 @@ pub enum ConfigError {
         max_collect: usize,
         /// Prefix, quit word, suffix and a `\r\n` terminator.
         needed: usize,
+    },
+    /// A duration beyond what the setting allows.
+    #[error("{field} of {value:?} is too long; at most {max:?} is allowed")]
+    DurationTooLong {
+        /// Which setting.
+        field: &'static str,
+        /// The configured value.
+        value: core::time::Duration,
+        /// The longest allowed.
+        max: core::time::Duration,
+    },
+    /// A chunk range whose smallest piece is larger than its largest.
+    #[error("chunk range {min}..{max} is empty: the smallest piece must not exceed the largest")]
+    ChunkRange {
+        /// Smallest piece.
+        min: usize,
+        /// Largest piece.
+        max: usize,
     },
     /// A timer set to zero would fire at once; an optional one is left off instead.
     #[error(

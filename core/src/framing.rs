@@ -25,6 +25,23 @@ pub(crate) fn split_terminator(line: &[u8]) -> (&[u8], &[u8]) {
     line.split_at(cut)
 }
 
+/// Appends one echoed frame, `prefix + content + suffix + terminator`, to `out`: the one
+/// place a frame is wrapped, for lines, raw chunks, collections and datagrams alike.
+#[inline]
+pub(crate) fn wrap(
+    out: &mut Vec<u8>,
+    prefix: &[u8],
+    content: &[u8],
+    suffix: &[u8],
+    terminator: &[u8],
+) {
+    out.reserve(prefix.len() + content.len() + suffix.len() + terminator.len());
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(content);
+    out.extend_from_slice(suffix);
+    out.extend_from_slice(terminator);
+}
+
 /// Whether a partial line (no `\n` yet) is already longer than `max_line` allows. One
 /// extra byte is allowed when it is `\r`: it may turn out to be half of a `\r\n`.
 #[inline]

@@ -6,8 +6,11 @@
 //! `reverb` binary, under the JavaScript socket shim of the browser playground, and under
 //! the deterministic drivers of the tests.
 //!
-//! - [`Connection`]: one TCP echo connection as a state machine, driven with [`Input`]s and
-//!   drained of [`Output`]s.
+//! - [`Connection`]: one TCP connection as a state machine — the stream's rules around a
+//!   stack of [`Layer`]s — driven with [`Input`]s and drained of [`Output`]s.
+//! - [`Layer`]: the contract every protocol is built to: bytes from below and a borrowed
+//!   slice to send, its own state, deadline and events. [`Echo`] is the application at
+//!   the top of every stack; [`Faults`] wraps any layer with delay and chunking.
 //! - [`Registry`]: owns the connections of one event loop, by generational [`ConnId`];
 //!   enforces `max_connections`, finds the earliest deadline in O(1), keeps counters. One
 //!   connection's failure is that connection's release and nothing else.
@@ -71,7 +74,7 @@
 //! fragmented frames, short writes, writability — is taken.
 //!
 //! ```
-//! use reverb_core::{Config, Connection, Input, Instant, Output, CloseReason};
+//! use reverb_core::{CloseReason, Config, Connection, EchoConfig, Input, Instant, Output};
 //!
 //! struct Socket {
 //!     incoming: Vec<u8>,   // what the client sent, not yet read
@@ -80,9 +83,12 @@
 //! }
 //!
 //! let config = Config {
-//!     prefix: b"Buffer: ".to_vec(),
-//!     suffix: b"~".to_vec(),
-//!     ..Config::default() // line framing, quit word "quit"
+//!     echo: EchoConfig {
+//!         prefix: b"Buffer: ".to_vec(),
+//!         suffix: b"~".to_vec(),
+//!         ..EchoConfig::default() // line framing, quit word "quit"
+//!     },
+//!     ..Config::default()
 //! }
 //! .validate()?;
 //! let mut now = Instant::ZERO;
@@ -149,26 +155,35 @@
 mod buffer;
 mod config;
 mod connection;
+mod counters;
 mod datagram;
+mod echo;
 mod error;
+mod faults;
 mod framing;
 mod input;
+mod layer;
 mod output;
 mod registry;
+mod rng;
 mod snapshot;
 mod time;
 mod timers;
 
 pub use config::{
-    Config, Framing, ValidConfig, MAX_AFFIX_LEN, MAX_CONNECTIONS, MAX_SIZE, MAX_UDP_PAYLOAD,
-    MIN_INPUT_BUFFER,
+    Chunk, Config, EchoConfig, FaultConfig, Framing, StreamConfig, ValidConfig, MAX_AFFIX_LEN,
+    MAX_CONNECTIONS, MAX_DELAY, MAX_SIZE, MAX_UDP_PAYLOAD, MIN_INPUT_BUFFER,
 };
 pub use connection::Connection;
+pub use counters::Counters;
 pub use datagram::{DatagramCounters, DatagramEcho, DatagramError};
+pub use echo::Echo;
 pub use error::{ConfigError, PeerError, RegistryError};
+pub use faults::Faults;
 pub use input::Input;
-pub use output::{CloseReason, Event, Output, Timer};
+pub use layer::{Layer, LayerState, Leftover};
+pub use output::{CloseReason, Event, Output};
 pub use registry::{ConnId, Registry, RegistryCounters};
-pub use snapshot::{Counters, Phase, Snapshot};
+pub use snapshot::{EchoView, Phase, Snapshot};
 pub use time::Instant;
-pub use timers::Deadlines;
+pub use timers::{Deadlines, Timer};

@@ -2,9 +2,10 @@
 
 use core::fmt;
 
+use crate::counters::Counters;
 use crate::error::PeerError;
-use crate::snapshot::Counters;
 use crate::time::Instant;
+use crate::timers::Timer;
 
 /// The next thing a driver must do for a connection, from
 /// [`Connection::poll_output`](crate::Connection::poll_output).
@@ -66,33 +67,19 @@ pub enum Event {
     },
 }
 
-/// The connection's timers. Each is optional in [`Config`](crate::Config).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Timer {
-    /// No progress in either direction.
-    Idle,
-    /// A started line did not complete in time.
-    Frame,
-    /// Output pending, none of it written.
-    WriteStall,
-    /// Closing, with output pending that could not be written: the peer stopped reading.
-    Flush,
-    /// After our FIN, the peer did not close its side in time.
-    Linger,
-    /// After a shutdown request, the connection did not finish in time.
-    Shutdown,
-}
-
-impl Timer {
-    /// A short lowercase name for logs.
-    pub const fn name(self) -> &'static str {
+impl Event {
+    /// The layer the event comes from: `"stream"` for the stream's own timers, `"echo"`
+    /// for everything the echo does. A layer added later brings variants of its own.
+    pub const fn layer(&self) -> &'static str {
         match self {
-            Timer::Idle => "idle timeout",
-            Timer::Frame => "frame timeout",
-            Timer::WriteStall => "write stall timeout",
-            Timer::Flush => "flush timeout",
-            Timer::Linger => "linger timeout",
-            Timer::Shutdown => "shutdown timeout",
+            Event::TimedOut(Timer::Frame) => "echo",
+            Event::TimedOut(_) => "stream",
+            Event::Echoed { .. }
+            | Event::ReadPaused
+            | Event::ReadResumed
+            | Event::PeerError(_)
+            | Event::Closing(_)
+            | Event::BuffersReleased { .. } => "echo",
         }
     }
 }

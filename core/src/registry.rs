@@ -5,8 +5,10 @@ use std::collections::{BinaryHeap, VecDeque};
 
 use crate::config::ValidConfig;
 use crate::connection::{Connection, Step};
+use crate::echo::Echo;
 use crate::error::{PeerError, RegistryError};
 use crate::input::Input;
+use crate::layer::Layer;
 use crate::output::{CloseReason, Output};
 use crate::time::Instant;
 
@@ -96,14 +98,15 @@ impl core::ops::AddAssign for RegistryCounters {
 }
 
 #[derive(Debug)]
-struct Slot {
+struct Slot<L> {
     generation: u32,
-    conn: Option<Connection>,
+    conn: Option<Connection<L>>,
     /// The deadline of this slot's live heap entry. Entries that do not match are stale.
     scheduled: Option<Instant>,
 }
 
-/// Owns every connection of one event loop.
+/// Owns every connection of one event loop, each over a stack of type `L` (by default the
+/// bare [`Echo`]).
 ///
 /// A driver calls [`accept`](Self::accept) per new socket, [`handle_input`](Self::handle_input)
 /// and then [`poll_output`](Self::poll_output) until `Timeout` for the connection the input
@@ -115,9 +118,9 @@ struct Slot {
 /// nothing more. Deadlines live in a min-heap, so finding the next one is O(1) and
 /// scheduling O(log n) at any number of connections.
 #[derive(Debug)]
-pub struct Registry {
+pub struct Registry<L = Echo> {
     config: ValidConfig,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<L>>,
     free: Vec<u32>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     ready: VecDeque<ConnId>,
@@ -125,7 +128,15 @@ pub struct Registry {
     counters: RegistryCounters,
 }
 
-impl Registry {
+impl Registry<Echo> {
+    /// Registers a new echo connection; see [`accept_with`](Self::accept_with).
+    pub fn accept(&mut self, now: Instant) -> Result<ConnId, RegistryError> {
+        let echo = Echo::new(self.config.clone(), now);
+        self.accept_with(now, echo)
+    }
+}
+
+impl<L: Layer> Registry<L> {
     /// An empty registry whose connections all use `config`.
     pub fn new(config: ValidConfig) -> Self {
         Registry {
@@ -144,13 +155,15 @@ impl Registry {
         &self.config
     }
 
-    /// Registers a new connection. Refused beyond `max_connections` and while shutting
-    /// down: the driver closes the socket at once.
-    pub fn accept(&mut self, now: Instant) -> Result<ConnId, RegistryError> {
+    /// Registers a new connection over `stack`, chosen by the driver for the listener that
+    /// accepted it. Refused beyond `max_connections` and while shutting down: the driver
+    /// closes the socket at once.
+    pub fn accept_with(&mut self, now: Instant, stack: L) -> Result<ConnId, RegistryError> {
+        let max = self.config.stream.max_connections;
         let refusal = if self.shutting_down {
             Some(RegistryError::ShuttingDown)
-        } else if self.counters.active >= self.config.max_connections {
-            Some(RegistryError::Full(self.config.max_connections))
+        } else if self.counters.active >= max {
+            Some(RegistryError::Full(max))
         } else {
             None
         };
@@ -158,7 +171,7 @@ impl Registry {
             self.counters.refused += 1;
             return Err(error);
         }
-        let conn = Connection::new(self.config.clone(), now);
+        let conn = Connection::with_stack(&self.config, stack, now);
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -297,14 +310,14 @@ impl Registry {
     }
 
     /// One connection, if the id is current.
-    pub fn get(&self, id: ConnId) -> Option<&Connection> {
+    pub fn get(&self, id: ConnId) -> Option<&Connection<L>> {
         let slot = self.slots.get(id.index as usize)?;
         slot.conn
             .as_ref()
             .filter(|_| slot.generation == id.generation)
     }
 
-    fn get_mut(&mut self, id: ConnId) -> Option<&mut Connection> {
+    fn get_mut(&mut self, id: ConnId) -> Option<&mut Connection<L>> {
         let slot = self.slots.get_mut(id.index as usize)?;
         slot.conn
             .as_mut()
@@ -312,7 +325,7 @@ impl Registry {
     }
 
     /// Every open connection.
-    pub fn iter(&self) -> impl Iterator<Item = (ConnId, &Connection)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (ConnId, &Connection<L>)> + '_ {
         self.slots.iter().enumerate().filter_map(|(index, slot)| {
             let id = ConnId {
                 index: index as u32,
@@ -358,7 +371,7 @@ impl Registry {
     /// Makes sure the heap has an entry no later than the connection's next deadline.
     fn reschedule(&mut self, index: u32) {
         let slot = &mut self.slots[index as usize];
-        let Some(deadline) = slot.conn.as_ref().and_then(Connection::next_deadline) else {
+        let Some(deadline) = slot.conn.as_ref().and_then(Connection::<L>::next_deadline) else {
             return;
         };
         if slot.scheduled.is_some_and(|s| s <= deadline) {

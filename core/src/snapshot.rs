@@ -2,7 +2,8 @@
 //! playground. Built on demand; nothing here is maintained on the hot path beyond
 //! [`Counters`].
 
-use crate::config::Framing;
+use crate::config::{EchoConfig, Framing};
+use crate::counters::Counters;
 use crate::output::CloseReason;
 use crate::timers::Deadlines;
 
@@ -31,25 +32,24 @@ impl Phase {
     }
 }
 
-/// Per-connection traffic counters: plain integers, updated as the connection works.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
-    /// Bytes taken from the peer.
-    pub bytes_in: u64,
-    /// Bytes the driver reported written.
-    pub bytes_out: u64,
-    /// Bytes taken and dropped while lingering after our FIN.
-    pub bytes_discarded: u64,
-    /// Frames echoed (queued for writing).
-    pub frames: u64,
-    /// `Received` inputs that took at least one byte.
-    pub reads: u64,
-    /// `Written` inputs that wrote at least one byte.
-    pub writes: u64,
-    /// Most input bytes held at once (partial line, unprocessed lines, collection).
-    pub peak_input: usize,
-    /// Most output bytes queued at once.
-    pub peak_output: usize,
+/// What the echo at the top of a stack holds, for a [`Snapshot`]: borrowed, built on
+/// demand (see [`Layer::view`](crate::Layer::view)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EchoView<'a> {
+    /// The echo's config.
+    pub config: &'a EchoConfig,
+    /// Input paused by backpressure.
+    pub paused: bool,
+    /// Input taken but not yet echoed.
+    pub input: &'a [u8],
+    /// Length of the partial line at the end of `input`.
+    pub partial_len: usize,
+    /// `collect` framing: the echo being held.
+    pub collected: &'a [u8],
+    /// Output queued and not yet written.
+    pub output: &'a [u8],
+    /// Where frames end in `output` (empty unless `record_frames` is on).
+    pub frame_ends: Vec<usize>,
 }
 
 /// A view of one connection at one moment: its buffers (borrowed, not copied), limits,

@@ -1,138 +1,105 @@
-//! A connection's timers: when each started, and which one is due first.
+//! Timers: what each is for, and one table of deadlines indexed by timer.
 
-use core::time::Duration;
-
-use crate::output::Timer;
 use crate::time::Instant;
 
-/// An emptied output queue keeps its allocation this long before giving it back: long
-/// enough that a connection echoing at least once a second never allocates per message,
-/// short enough that a burst's memory returns soon after the burst (10 000 connections
-/// that each echoed 64 KiB once would otherwise hold 640 MB doing nothing).
-pub(crate) const TRIM_AFTER: Duration = Duration::from_secs(1);
-
-/// Start times of the running timers; a timer's deadline is its start plus its configured
-/// duration. Keeping starts rather than deadlines makes "progress resets the idle timer" a
-/// single store on the hot path.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Timers {
-    /// Last progress in either direction (always set; the idle timer runs only if
-    /// configured and the connection still reads).
-    pub(crate) last_progress: Instant,
-    /// When the current partial line got its first byte, moved later by the time reading
-    /// was paused: the frame timer measures the peer, not our backpressure.
-    pub(crate) frame_started: Option<Instant>,
-    /// When reading was paused by backpressure, while it is.
-    pub(crate) paused_since: Option<Instant>,
-    /// When output became pending, or last moved.
-    pub(crate) stall_since: Option<Instant>,
-    /// When our FIN was sent.
-    pub(crate) fin_at: Option<Instant>,
-    /// When shutdown was requested.
-    pub(crate) shutdown_at: Option<Instant>,
-    /// When to give back buffers that grew large and are now empty.
-    pub(crate) trim_at: Option<Instant>,
+/// Every timer a connection can run; each is optional in the config except the flush and
+/// shutdown timers. The stream runs all but `Frame`, which belongs to the echo layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// No progress in either direction.
+    Idle,
+    /// A started line did not complete in time.
+    Frame,
+    /// Output pending, none of it written.
+    WriteStall,
+    /// Closing, with output pending that could not be written: the peer stopped reading.
+    Flush,
+    /// After our FIN, the peer did not close its side in time.
+    Linger,
+    /// After a shutdown request, the connection did not finish in time.
+    Shutdown,
 }
 
-/// The configured durations, copied out of the config so deadlines need no lookups.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Durations {
-    pub(crate) idle: Option<Duration>,
-    pub(crate) frame: Option<Duration>,
-    pub(crate) write_stall: Option<Duration>,
-    pub(crate) flush: Duration,
-    pub(crate) linger: Option<Duration>,
-    pub(crate) shutdown: Duration,
+impl Timer {
+    /// Every timer, most severe first: when several are due at once they fire in this
+    /// order, and a shutdown, stall or flush timeout releases the connection outright,
+    /// which makes the gentler ones moot.
+    pub const ALL: [Timer; 6] = [
+        Timer::Shutdown,
+        Timer::WriteStall,
+        Timer::Flush,
+        Timer::Linger,
+        Timer::Frame,
+        Timer::Idle,
+    ];
+
+    /// A short lowercase name for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Timer::Idle => "idle timeout",
+            Timer::Frame => "frame timeout",
+            Timer::WriteStall => "write stall timeout",
+            Timer::Flush => "flush timeout",
+            Timer::Linger => "linger timeout",
+            Timer::Shutdown => "shutdown timeout",
+        }
+    }
 }
 
-/// Which timers a connection's state lets run.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Running {
-    /// Open and taking input: the idle timer runs.
-    pub(crate) reading: bool,
-    /// Reading paused by backpressure: the frame timer stands still.
-    pub(crate) paused: bool,
-    /// Closing and not yet past our FIN: the flush timer runs while output is pending.
-    pub(crate) flushing: bool,
-}
-
-/// Deadlines of the timers that are running, one field per [`Timer`].
+/// The deadline of every running timer: one slot per [`Timer`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Deadlines {
-    /// Idle timeout.
-    pub idle: Option<Instant>,
-    /// Frame (slowloris) timeout.
-    pub frame: Option<Instant>,
-    /// Write stall timeout.
-    pub write_stall: Option<Instant>,
-    /// Flush timeout: closing with output the peer does not read.
-    pub flush: Option<Instant>,
-    /// Linger after our FIN.
-    pub linger: Option<Instant>,
-    /// Shutdown deadline.
-    pub shutdown: Option<Instant>,
-}
+pub struct Deadlines([Option<Instant>; Timer::ALL.len()]);
 
 impl Deadlines {
-    /// Every timer with its deadline, most severe first: a shutdown, a stall or a flush
-    /// timeout releases the connection outright, which makes the gentler ones moot.
-    fn all(&self) -> [(Option<Instant>, Timer); 6] {
-        [
-            (self.shutdown, Timer::Shutdown),
-            (self.write_stall, Timer::WriteStall),
-            (self.flush, Timer::Flush),
-            (self.linger, Timer::Linger),
-            (self.frame, Timer::Frame),
-            (self.idle, Timer::Idle),
-        ]
+    /// When `timer` fires, if it runs.
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        self.0[timer as usize]
     }
 
-    /// The earliest deadline and its timer.
-    pub fn earliest(&self) -> Option<(Instant, Timer)> {
-        self.all()
+    /// Starts (`Some`) or stops (`None`) a timer.
+    pub fn set(&mut self, timer: Timer, at: Option<Instant>) {
+        self.0[timer as usize] = at;
+    }
+
+    /// The running timers and their deadlines, most severe first.
+    pub fn iter(&self) -> impl Iterator<Item = (Timer, Instant)> + '_ {
+        Timer::ALL
             .into_iter()
-            .filter_map(|(at, timer)| at.map(|at| (at, timer)))
+            .filter_map(|timer| self.get(timer).map(|at| (timer, at)))
+    }
+
+    /// The earliest deadline and its timer (the most severe one on a tie).
+    pub fn earliest(&self) -> Option<(Instant, Timer)> {
+        self.iter()
+            .map(|(timer, at)| (at, timer))
             .min_by_key(|&(at, _)| at)
     }
 
     /// The timers due at `now`, most severe first.
-    pub(crate) fn due(self, now: Instant) -> impl Iterator<Item = Timer> {
-        self.all()
-            .into_iter()
-            .filter(move |(at, _)| at.is_some_and(|at| at <= now))
-            .map(|(_, timer)| timer)
+    pub fn due(&self, now: Instant) -> impl Iterator<Item = Timer> + '_ {
+        self.iter()
+            .filter(move |&(_, at)| at <= now)
+            .map(|(timer, _)| timer)
     }
 }
 
-impl Timers {
-    /// Deadlines given which timers the connection's state lets run.
-    pub(crate) fn deadlines(&self, d: &Durations, running: Running) -> Deadlines {
-        let after = |start: Option<Instant>, dur: Option<Duration>| Some(start? + dur?);
-        let when = |on: bool, at: Option<Instant>| if on { at } else { None };
-        Deadlines {
-            idle: when(running.reading, after(Some(self.last_progress), d.idle)),
-            frame: when(
-                running.reading && !running.paused,
-                after(self.frame_started, d.frame),
-            ),
-            write_stall: after(self.stall_since, d.write_stall),
-            flush: when(running.flushing, after(self.stall_since, Some(d.flush))),
-            linger: after(self.fin_at, d.linger),
-            shutdown: after(self.shutdown_at, Some(d.shutdown)),
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// Reading paused by backpressure at `now`: the frame timer stops.
-    pub(crate) fn pause(&mut self, now: Instant) {
-        self.paused_since.get_or_insert(now);
-    }
-
-    /// Reading resumed at `now`: a partial line's frame timer goes on where it stopped.
-    pub(crate) fn resume(&mut self, now: Instant) {
-        if let Some(since) = self.paused_since.take() {
-            if let Some(start) = &mut self.frame_started {
-                *start = *start + now.saturating_since(since);
-            }
-        }
+    #[test]
+    fn the_most_severe_due_timer_comes_first() {
+        let mut d = Deadlines::default();
+        let at = Instant::from_millis;
+        d.set(Timer::Idle, Some(at(10)));
+        d.set(Timer::Shutdown, Some(at(10)));
+        d.set(Timer::Linger, Some(at(20)));
+        assert_eq!(d.earliest(), Some((at(10), Timer::Shutdown)));
+        assert_eq!(
+            d.due(at(10)).collect::<Vec<_>>(),
+            [Timer::Shutdown, Timer::Idle]
+        );
+        d.set(Timer::Shutdown, None);
+        assert_eq!(d.earliest(), Some((at(10), Timer::Idle)));
     }
 }

@@ -5,18 +5,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use reverb_core::{Config, ConfigError, Framing, ValidConfig};
+use reverb_core::{
+    Config, ConfigError, EchoConfig, FaultConfig, Framing, StreamConfig, ValidConfig,
+};
 
 use crate::logging::{LogFormat, Verbosity};
-use crate::server::ServerOptions;
+use crate::server::{ServerOptions, MAX_CONNECTIONS_LIMIT};
 use crate::units::{
     parse_bytes, parse_duration, parse_optional_duration, parse_size, Bytes, MaybeDuration,
 };
-
-/// The most connections one process may hold. Keeps every connection's slot index far
-/// below the tokens reserved for listeners (see `server::worker`), and is more
-/// descriptors than any system hands one process.
-pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 24;
 
 /// Most event loop threads: far more than cores on any machine this serves from; beyond
 /// it a typo (`--threads 10000`) would only cost memory and startup time.
@@ -193,25 +190,30 @@ impl ServeArgs {
         let bytes = |b: &Option<Bytes>| b.as_ref().map(|b| b.0.clone());
         let quit_word = (!self.no_quit_word).then(|| self.quit_word.0.clone());
         Config {
-            framing: self.mode.into(),
-            prefix: bytes(&self.prefix).unwrap_or_default(),
-            suffix: bytes(&self.suffix).unwrap_or_default(),
-            quit_word,
-            fault_word: bytes(&self.fault_word),
-            max_frames: if self.once { Some(1) } else { self.max_frames },
-            max_line: self.max_line,
-            high_watermark: self.high_watermark,
-            low_watermark: self.low_watermark,
-            max_collect: self.max_collect,
-            idle_timeout: self.idle_timeout,
-            frame_timeout: self.frame_timeout,
-            write_stall_timeout: self.write_stall_timeout,
-            flush_timeout: self.flush_timeout,
-            linger: self.linger.0,
-            shutdown_timeout: self.shutdown_timeout,
-            max_connections: self.max_connections,
-            max_datagram: self.max_datagram,
-            record_frames: false,
+            stream: StreamConfig {
+                idle_timeout: self.idle_timeout,
+                write_stall_timeout: self.write_stall_timeout,
+                flush_timeout: self.flush_timeout,
+                linger: self.linger.0,
+                shutdown_timeout: self.shutdown_timeout,
+                max_connections: self.max_connections,
+            },
+            echo: EchoConfig {
+                framing: self.mode.into(),
+                prefix: bytes(&self.prefix).unwrap_or_default(),
+                suffix: bytes(&self.suffix).unwrap_or_default(),
+                quit_word,
+                fault_word: bytes(&self.fault_word),
+                max_frames: if self.once { Some(1) } else { self.max_frames },
+                max_line: self.max_line,
+                high_watermark: self.high_watermark,
+                low_watermark: self.low_watermark,
+                max_collect: self.max_collect,
+                frame_timeout: self.frame_timeout,
+                max_datagram: self.max_datagram,
+                record_frames: false,
+            },
+            faults: FaultConfig::default(),
         }
         .validate()
     }
@@ -310,22 +312,22 @@ mod tests {
             "1KiB",
         ]);
         let config = args.config().unwrap();
-        assert_eq!(config.framing, Framing::Raw);
-        assert_eq!(config.prefix, b"> ");
-        assert_eq!(config.suffix, b"\r\n");
-        assert_eq!(config.max_frames, Some(1));
-        assert_eq!(config.idle_timeout, Some(Duration::from_millis(200)));
-        assert_eq!(config.linger, None);
-        assert_eq!(config.high_watermark, 8192);
+        assert_eq!(config.echo.framing, Framing::Raw);
+        assert_eq!(config.echo.prefix, b"> ");
+        assert_eq!(config.echo.suffix, b"\r\n");
+        assert_eq!(config.echo.max_frames, Some(1));
+        assert_eq!(config.stream.idle_timeout, Some(Duration::from_millis(200)));
+        assert_eq!(config.stream.linger, None);
+        assert_eq!(config.echo.high_watermark, 8192);
     }
 
     #[test]
     fn affixes_and_words_may_start_with_a_dash() {
         let args = serve(&["--prefix", "- ", "--suffix", "--", "--fault-word", "-x"]);
         let config = args.config().unwrap();
-        assert_eq!(config.prefix, b"- ");
-        assert_eq!(config.suffix, b"--");
-        assert_eq!(config.fault_word.as_deref(), Some(&b"-x"[..]));
+        assert_eq!(config.echo.prefix, b"- ");
+        assert_eq!(config.echo.suffix, b"--");
+        assert_eq!(config.echo.fault_word.as_deref(), Some(&b"-x"[..]));
     }
 
     #[test]

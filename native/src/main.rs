@@ -62,7 +62,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
             1 => "1 thread".to_owned(),
             n => format!("{n} threads"),
         };
-        let mode = options.config.framing;
+        let mode = options.config.echo.framing;
         let mut out = std::io::stdout().lock();
         for addr in server.tcp_addrs() {
             let _ = writeln!(

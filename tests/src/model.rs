@@ -11,10 +11,11 @@ use reverb_core::{CloseReason, Config, Framing, PeerError};
 /// suffix or frame limit. With a fault word the model's bytes are an upper bound: a
 /// fault drops whatever was not yet written, and how much that is depends on timing.
 pub fn echo(config: &Config, input: &[u8]) -> (Vec<u8>, CloseReason) {
-    match config.framing {
+    let echo = &config.echo;
+    match echo.framing {
         Framing::Raw => {
             assert!(
-                config.prefix.is_empty() && config.suffix.is_empty() && config.max_frames.is_none(),
+                echo.prefix.is_empty() && echo.suffix.is_empty() && echo.max_frames.is_none(),
                 "raw framing with affixes or a frame limit depends on chunking"
             );
             (input.to_vec(), CloseReason::PeerClosed)
@@ -24,6 +25,7 @@ pub fn echo(config: &Config, input: &[u8]) -> (Vec<u8>, CloseReason) {
 }
 
 fn lines(config: &Config, input: &[u8]) -> (Vec<u8>, CloseReason) {
+    let config = &config.echo;
     let collect = config.framing == Framing::Collect;
     let mut out = Vec::new();
     let mut held = Vec::new();

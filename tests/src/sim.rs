@@ -3,7 +3,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use reverb_core::{CloseReason, Config, Connection, Event, Input, Instant, Output, Snapshot};
+use reverb_core::{
+    CloseReason, Config, Connection, Echo, Event, Input, Instant, Layer, Output, Snapshot,
+    ValidConfig,
+};
 
 use crate::MAX_STEPS;
 
@@ -15,9 +18,9 @@ use crate::MAX_STEPS;
 /// than the slice is a short write, after which the socket becomes writable again on the
 /// next step (unless the client stopped reading).
 #[derive(Debug)]
-pub struct Sim {
+pub struct Sim<L: Layer = Echo> {
     /// The connection under test.
-    pub conn: Connection,
+    pub conn: Connection<L>,
     /// Virtual time.
     pub now: Instant,
     /// Every byte the client has received.
@@ -30,6 +33,8 @@ pub struct Sim {
     pub events: Vec<Event>,
     /// The reads the driver performed: bytes taken per read, for fragmentation checks.
     pub reads_taken: Vec<usize>,
+    /// The length of every `Transmit` the connection offered, in order.
+    pub offered: Vec<usize>,
     /// Whether the client reads what the server writes. When false, writes stall.
     pub client_reading: bool,
     to_server: VecDeque<u8>,
@@ -42,21 +47,33 @@ pub struct Sim {
     write_turn: usize,
 }
 
-impl Sim {
-    /// A connection with `config` at time zero, reading and writing without limit.
+impl Sim<Echo> {
+    /// An echo connection with `config` at time zero, reading and writing without limit.
     ///
     /// # Panics
     /// If the config is invalid: a test's config is part of the test.
     pub fn new(config: Config) -> Self {
+        Sim::over(config, |config| Echo::new(config.clone(), Instant::ZERO))
+    }
+}
+
+impl<L: Layer> Sim<L> {
+    /// A connection over the stack `build` makes from `config`, at time zero.
+    ///
+    /// # Panics
+    /// If the config is invalid: a test's config is part of the test.
+    pub fn over(config: Config, build: impl FnOnce(&ValidConfig) -> L) -> Self {
         let config = config.validate().expect("test config must be valid");
+        let stack = build(&config);
         Sim {
-            conn: Connection::new(config, Instant::ZERO),
+            conn: Connection::with_stack(&config, stack, Instant::ZERO),
             now: Instant::ZERO,
             echoed: Vec::new(),
             fin: false,
             released: None,
             events: Vec::new(),
             reads_taken: Vec::new(),
+            offered: Vec::new(),
             client_reading: true,
             to_server: VecDeque::new(),
             client_eof: false,
@@ -205,6 +222,7 @@ impl Sim {
                 Output::Event(event) => self.events.push(event),
                 Output::Transmit(bytes) => {
                     assert!(!bytes.is_empty(), "Transmit of nothing");
+                    self.offered.push(bytes.len());
                     assert!(!self.fin, "Transmit after CloseWrite");
                     let window = if self.client_reading {
                         self.writes[self.write_turn % self.writes.len()]

@@ -192,41 +192,53 @@ impl Registry {
 pub fn default_config() -> JsValue {
     let c = Config::default();
     let o = Object::new();
-    set(&o, "framing", c.framing.name());
-    set(&o, "prefix", text(&c.prefix));
-    set(&o, "suffix", text(&c.suffix));
-    set(&o, "quit_word", nullable(c.quit_word.as_deref().map(text)));
+    set(&o, "framing", c.echo.framing.name());
+    set(&o, "prefix", text(&c.echo.prefix));
+    set(&o, "suffix", text(&c.echo.suffix));
+    set(
+        &o,
+        "quit_word",
+        nullable(c.echo.quit_word.as_deref().map(text)),
+    );
     set(
         &o,
         "fault_word",
-        nullable(c.fault_word.as_deref().map(text)),
+        nullable(c.echo.fault_word.as_deref().map(text)),
     );
-    set(&o, "max_frames", nullable(c.max_frames.map(|n| n as f64)));
-    set(&o, "max_line", c.max_line as f64);
-    set(&o, "high_watermark", c.high_watermark as f64);
-    set(&o, "low_watermark", c.low_watermark as f64);
-    set(&o, "max_collect", c.max_collect as f64);
+    set(
+        &o,
+        "max_frames",
+        nullable(c.echo.max_frames.map(|n| n as f64)),
+    );
+    set(&o, "max_line", c.echo.max_line as f64);
+    set(&o, "high_watermark", c.echo.high_watermark as f64);
+    set(&o, "low_watermark", c.echo.low_watermark as f64);
+    set(&o, "max_collect", c.echo.max_collect as f64);
     set(
         &o,
         "idle_timeout",
-        nullable(c.idle_timeout.map(duration_ms)),
+        nullable(c.stream.idle_timeout.map(duration_ms)),
     );
     set(
         &o,
         "frame_timeout",
-        nullable(c.frame_timeout.map(duration_ms)),
+        nullable(c.echo.frame_timeout.map(duration_ms)),
     );
     set(
         &o,
         "write_stall_timeout",
-        nullable(c.write_stall_timeout.map(duration_ms)),
+        nullable(c.stream.write_stall_timeout.map(duration_ms)),
     );
-    set(&o, "flush_timeout", duration_ms(c.flush_timeout));
-    set(&o, "linger", nullable(c.linger.map(duration_ms)));
-    set(&o, "shutdown_timeout", duration_ms(c.shutdown_timeout));
-    set(&o, "max_connections", c.max_connections as f64);
-    set(&o, "max_datagram", c.max_datagram as f64);
-    set(&o, "record_frames", c.record_frames);
+    set(&o, "flush_timeout", duration_ms(c.stream.flush_timeout));
+    set(&o, "linger", nullable(c.stream.linger.map(duration_ms)));
+    set(
+        &o,
+        "shutdown_timeout",
+        duration_ms(c.stream.shutdown_timeout),
+    );
+    set(&o, "max_connections", c.stream.max_connections as f64);
+    set(&o, "max_datagram", c.echo.max_datagram as f64);
+    set(&o, "record_frames", c.echo.record_frames);
     o.into()
 }
 
@@ -264,50 +276,50 @@ fn config_from_js(js: &JsValue) -> Result<Config, JsError> {
         }
     }
     if let Some(f) = get_string(js, "framing")? {
-        c.framing = f
+        c.echo.framing = f
             .parse::<Framing>()
             .map_err(|e| JsError::new(&e.to_string()))?;
     }
     if let Some(b) = get_bytes(js, "prefix")? {
-        c.prefix = b;
+        c.echo.prefix = b;
     }
     if let Some(b) = get_bytes(js, "suffix")? {
-        c.suffix = b;
+        c.echo.suffix = b;
     }
     if has(js, "quit_word") {
-        c.quit_word = get_bytes(js, "quit_word")?;
+        c.echo.quit_word = get_bytes(js, "quit_word")?;
     }
     if has(js, "fault_word") {
-        c.fault_word = get_bytes(js, "fault_word")?;
+        c.echo.fault_word = get_bytes(js, "fault_word")?;
     }
     if has(js, "max_frames") {
-        c.max_frames = get_usize(js, "max_frames")?.map(|n| n as u64);
+        c.echo.max_frames = get_usize(js, "max_frames")?.map(|n| n as u64);
     }
     for (name, field) in [
-        ("max_line", &mut c.max_line),
-        ("high_watermark", &mut c.high_watermark),
-        ("low_watermark", &mut c.low_watermark),
-        ("max_collect", &mut c.max_collect),
-        ("max_connections", &mut c.max_connections),
-        ("max_datagram", &mut c.max_datagram),
+        ("max_line", &mut c.echo.max_line),
+        ("high_watermark", &mut c.echo.high_watermark),
+        ("low_watermark", &mut c.echo.low_watermark),
+        ("max_collect", &mut c.echo.max_collect),
+        ("max_connections", &mut c.stream.max_connections),
+        ("max_datagram", &mut c.echo.max_datagram),
     ] {
         if let Some(n) = get_usize(js, name)? {
             *field = n;
         }
     }
     for (name, field) in [
-        ("idle_timeout", &mut c.idle_timeout),
-        ("frame_timeout", &mut c.frame_timeout),
-        ("write_stall_timeout", &mut c.write_stall_timeout),
-        ("linger", &mut c.linger),
+        ("idle_timeout", &mut c.stream.idle_timeout),
+        ("frame_timeout", &mut c.echo.frame_timeout),
+        ("write_stall_timeout", &mut c.stream.write_stall_timeout),
+        ("linger", &mut c.stream.linger),
     ] {
         if has(js, name) {
             *field = get_usize(js, name)?.map(|ms| Duration::from_millis(ms as u64));
         }
     }
     for (name, field) in [
-        ("shutdown_timeout", &mut c.shutdown_timeout),
-        ("flush_timeout", &mut c.flush_timeout),
+        ("shutdown_timeout", &mut c.stream.shutdown_timeout),
+        ("flush_timeout", &mut c.stream.flush_timeout),
     ] {
         if let Some(ms) = get_usize(js, name)? {
             *field = Duration::from_millis(ms as u64);
@@ -317,7 +329,7 @@ fn config_from_js(js: &JsValue) -> Result<Config, JsError> {
         .ok()
         .and_then(|v| v.as_bool())
     {
-        c.record_frames = b;
+        c.echo.record_frames = b;
     }
     Ok(c)
 }
@@ -463,15 +475,8 @@ fn reason_to_js(reason: Option<CloseReason>) -> JsValue {
 
 fn deadlines_to_js(d: &Deadlines) -> Object {
     let o = Object::new();
-    for (name, at) in [
-        ("idle", d.idle),
-        ("frame", d.frame),
-        ("write_stall", d.write_stall),
-        ("flush", d.flush),
-        ("linger", d.linger),
-        ("shutdown", d.shutdown),
-    ] {
-        set(&o, name, nullable(at.map(millis)));
+    for timer in Timer::ALL {
+        set(&o, timer_name(timer), nullable(d.get(timer).map(millis)));
     }
     o
 }

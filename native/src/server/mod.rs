@@ -28,6 +28,11 @@ use crate::net::{self, Sharing};
 
 pub use stats::{Summary, WorkerStats};
 
+/// The most connections one process may hold. Keeps every connection's slot index far
+/// below the selector tokens reserved for listeners and wakers (see `worker`), and is
+/// more descriptors than any system hands one process.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 24;
+
 /// What `reverb serve` runs with, after the command line was checked.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {

@@ -28,7 +28,7 @@ use crate::net::{read_once, write_until_blocked, ReadOutcome, Registration};
 const READ_BUDGET: usize = 16;
 
 /// The selector token of a connection: its id's bits. Slot indices stay below
-/// [`MAX_CONNECTIONS_LIMIT`](crate::cli::MAX_CONNECTIONS_LIMIT), far from the reserved
+/// [`MAX_CONNECTIONS_LIMIT`](super::MAX_CONNECTIONS_LIMIT), far from the reserved
 /// tokens of listeners and wakers.
 pub(crate) fn token(id: ConnId) -> Token {
     Token(id.to_bits() as usize)
@@ -119,7 +119,7 @@ impl Connections {
         peer: SocketAddr,
         now: Instant,
     ) {
-        let max = self.registry.config().max_connections;
+        let max = self.registry.config().stream.max_connections;
         if self.control.live.fetch_add(1, Ordering::AcqRel) >= max {
             self.control.live.fetch_sub(1, Ordering::AcqRel);
             self.refused += 1;

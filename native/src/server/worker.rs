@@ -139,7 +139,7 @@ impl Worker {
             backoff_until: None,
             backoff: BACKOFF_MIN,
             stopping_since: None,
-            shutdown_timeout: options.config.shutdown_timeout,
+            shutdown_timeout: options.config.stream.shutdown_timeout,
             udp_totals: (0, 0),
         })
     }
@@ -331,7 +331,7 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::MAX_CONNECTIONS_LIMIT;
+    use crate::server::MAX_CONNECTIONS_LIMIT;
     use reverb_core::ConnId;
 
     #[test]

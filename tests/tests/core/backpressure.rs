@@ -1,11 +1,14 @@
-use reverb_core::{Config, Event, Framing};
+use reverb_core::{Config, EchoConfig, Event, Framing};
 use reverb_tests::Sim;
 
 fn small_queue() -> Config {
     Config {
-        high_watermark: 64,
-        low_watermark: 16,
-        quit_word: None,
+        echo: EchoConfig {
+            high_watermark: 64,
+            low_watermark: 16,
+            quit_word: None,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     }
 }
@@ -43,10 +46,13 @@ fn reading_pauses_at_the_high_watermark_and_resumes_at_the_low() {
 fn a_client_that_never_reads_cannot_grow_the_buffers_past_their_bounds() {
     for framing in [Framing::Raw, Framing::Line] {
         let config = Config {
-            framing,
+            echo: EchoConfig {
+                framing,
+                ..EchoConfig::default()
+            },
             ..Config::default()
         };
-        let input_capacity = config.clone().validate().unwrap().input_capacity();
+        let input_capacity = config.clone().validate().unwrap().echo.input_capacity();
         let mut sim = Sim::new(config);
         sim.client_reading = false;
         sim.send(&lines(200_000)).run(); // 2 MB
@@ -100,7 +106,10 @@ fn the_output_queue_is_handed_out_without_copies_between_polls() {
 fn reading_resumes_exactly_when_the_queue_drains_to_the_low_watermark() {
     use reverb_core::{Connection, Input, Instant, Output};
     let config = Config {
-        framing: Framing::Raw,
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            ..small_queue().echo
+        },
         ..small_queue()
     }
     .validate()

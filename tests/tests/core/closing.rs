@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use reverb_core::{CloseReason, Config, Event, Input, Phase, Timer};
+use reverb_core::{CloseReason, Config, EchoConfig, Event, Input, Phase, StreamConfig, Timer};
 use reverb_tests::Sim;
 
 fn big_payload() -> Vec<u8> {
@@ -13,7 +13,10 @@ fn big_payload() -> Vec<u8> {
 fn half_close_with_a_large_payload_in_flight_echoes_everything_then_fins() {
     let payload = big_payload(); // 200 KB, three times the high watermark
     let mut sim = Sim::new(Config {
-        quit_word: None,
+        echo: EchoConfig {
+            quit_word: None,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     })
     .with_reads(&[1000, 7])
@@ -54,7 +57,10 @@ fn shutdown_stops_taking_input() {
 #[test]
 fn the_shutdown_deadline_releases_a_connection_that_cannot_flush() {
     let config = Config {
-        shutdown_timeout: Duration::from_secs(3),
+        stream: StreamConfig {
+            shutdown_timeout: Duration::from_secs(3),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = Sim::new(config);
@@ -75,8 +81,11 @@ fn the_shutdown_deadline_releases_a_connection_that_cannot_flush() {
 #[test]
 fn the_shutdown_deadline_also_bounds_lingering() {
     let config = Config {
-        linger: Some(Duration::from_secs(60)),
-        shutdown_timeout: Duration::from_secs(1),
+        stream: StreamConfig {
+            linger: Some(Duration::from_secs(60)),
+            shutdown_timeout: Duration::from_secs(1),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = Sim::new(config);
@@ -101,7 +110,10 @@ fn a_transport_reset_releases_at_once() {
 #[test]
 fn after_release_every_input_is_ignored() {
     let mut sim = Sim::new(Config {
-        linger: None,
+        stream: StreamConfig {
+            linger: None,
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     sim.send(b"quit\n").run();

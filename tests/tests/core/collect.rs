@@ -1,9 +1,12 @@
-use reverb_core::{CloseReason, Config, Framing, PeerError};
+use reverb_core::{CloseReason, Config, EchoConfig, Framing, PeerError};
 use reverb_tests::Sim;
 
 fn collect() -> Config {
     Config {
-        framing: Framing::Collect,
+        echo: EchoConfig {
+            framing: Framing::Collect,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     }
 }
@@ -25,8 +28,11 @@ fn nothing_is_echoed_until_the_quit_line_then_everything_at_once() {
 #[test]
 fn prefix_and_suffix_apply_to_each_collected_line() {
     let config = Config {
-        prefix: b"> ".to_vec(),
-        suffix: b";".to_vec(),
+        echo: EchoConfig {
+            prefix: b"> ".to_vec(),
+            suffix: b";".to_vec(),
+            ..collect().echo
+        },
         ..collect()
     };
     let mut sim = Sim::new(config);
@@ -37,7 +43,10 @@ fn prefix_and_suffix_apply_to_each_collected_line() {
 #[test]
 fn a_collection_over_max_collect_is_refused_with_an_error_line() {
     let mut sim = Sim::new(Config {
-        max_collect: 10,
+        echo: EchoConfig {
+            max_collect: 10,
+            ..collect().echo
+        },
         ..collect()
     });
     sim.send(b"12345\n67890\nquit\n").run();

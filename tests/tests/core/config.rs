@@ -1,6 +1,8 @@
 use std::time::Duration;
 
-use reverb_core::{Config, ConfigError, Framing, MAX_AFFIX_LEN, MAX_SIZE};
+use reverb_core::{
+    Config, ConfigError, EchoConfig, Framing, StreamConfig, MAX_AFFIX_LEN, MAX_SIZE,
+};
 
 fn error_of(config: Config) -> String {
     config
@@ -12,14 +14,14 @@ fn error_of(config: Config) -> String {
 #[test]
 fn the_defaults_are_valid_and_documented_values() {
     let c = Config::default().validate().unwrap();
-    assert_eq!(c.framing, Framing::Line);
-    assert_eq!(c.quit_word.as_deref(), Some(&b"quit"[..]));
+    assert_eq!(c.echo.framing, Framing::Line);
+    assert_eq!(c.echo.quit_word.as_deref(), Some(&b"quit"[..]));
     assert_eq!(
-        (c.max_line, c.high_watermark, c.low_watermark),
+        (c.echo.max_line, c.echo.high_watermark, c.echo.low_watermark),
         (16384, 65536, 16384)
     );
-    assert_eq!(c.max_collect, 1 << 20);
-    assert!(c.output_bound() >= c.high_watermark + c.max_line);
+    assert_eq!(c.echo.max_collect, 1 << 20);
+    assert!(c.echo.output_bound() >= c.echo.high_watermark + c.echo.max_line);
 }
 
 #[test]
@@ -27,86 +29,122 @@ fn invalid_combinations_are_refused_with_clear_messages() {
     let cases: [(Config, &str); 14] = [
         (
             Config {
-                low_watermark: 70_000,
+                echo: EchoConfig {
+                    low_watermark: 70_000,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "low watermark (70000 bytes) must be below high watermark (65536 bytes)",
         ),
         (
             Config {
-                fault_word: Some(b"quit".to_vec()),
+                echo: EchoConfig {
+                    fault_word: Some(b"quit".to_vec()),
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "quit word and fault word must differ",
         ),
         (
             Config {
-                quit_word: Some(b"a\nb".to_vec()),
+                echo: EchoConfig {
+                    quit_word: Some(b"a\nb".to_vec()),
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "quit word must not contain a line break",
         ),
         (
             Config {
-                fault_word: Some(vec![]),
+                echo: EchoConfig {
+                    fault_word: Some(vec![]),
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "fault word must not be empty",
         ),
         (
             Config {
-                framing: Framing::Collect,
-                quit_word: None,
+                echo: EchoConfig {
+                    framing: Framing::Collect,
+                    quit_word: None,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "collect framing needs a quit word",
         ),
         (
             Config {
-                max_line: 0,
+                echo: EchoConfig {
+                    max_line: 0,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "max line must be at least 1",
         ),
         (
             Config {
-                max_frames: Some(0),
+                echo: EchoConfig {
+                    max_frames: Some(0),
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "max frames must be at least 1",
         ),
         (
             Config {
-                idle_timeout: Some(Duration::ZERO),
+                stream: StreamConfig {
+                    idle_timeout: Some(Duration::ZERO),
+                    ..StreamConfig::default()
+                },
                 ..Config::default()
             },
             "idle timeout must be longer than zero (leave it unset to turn it off)",
         ),
         (
             Config {
-                max_datagram: 70_000,
+                echo: EchoConfig {
+                    max_datagram: 70_000,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "max datagram is 70000 bytes; a UDP datagram carries at most 65507",
         ),
         (
             Config {
-                prefix: vec![b'x'; 2000],
+                echo: EchoConfig {
+                    prefix: vec![b'x'; 2000],
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "prefix is 2000 bytes; at most 1024 are allowed",
         ),
         (
             Config {
-                quit_word: Some(b"toolong".to_vec()),
-                max_line: 3,
+                echo: EchoConfig {
+                    quit_word: Some(b"toolong".to_vec()),
+                    max_line: 3,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             "quit word is longer than max line",
         ),
         (
             Config {
-                max_line: usize::MAX,
+                echo: EchoConfig {
+                    max_line: usize::MAX,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             &format!(
@@ -116,7 +154,10 @@ fn invalid_combinations_are_refused_with_clear_messages() {
         ),
         (
             Config {
-                max_collect: MAX_SIZE + 1,
+                echo: EchoConfig {
+                    max_collect: MAX_SIZE + 1,
+                    ..EchoConfig::default()
+                },
                 ..Config::default()
             },
             &format!(
@@ -126,7 +167,10 @@ fn invalid_combinations_are_refused_with_clear_messages() {
         ),
         (
             Config {
-                flush_timeout: Duration::ZERO,
+                stream: StreamConfig {
+                    flush_timeout: Duration::ZERO,
+                    ..StreamConfig::default()
+                },
                 ..Config::default()
             },
             "flush timeout must be longer than zero",
@@ -141,8 +185,11 @@ fn invalid_combinations_are_refused_with_clear_messages() {
 fn configurations_that_could_never_echo_are_refused() {
     // Collect mode collects the quit line itself: "quit\r\n" needs 6 bytes.
     let collect = |max_collect| Config {
-        framing: Framing::Collect,
-        max_collect,
+        echo: EchoConfig {
+            framing: Framing::Collect,
+            max_collect,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     assert_eq!(
@@ -151,16 +198,22 @@ fn configurations_that_could_never_echo_are_refused() {
     );
     assert!(collect(6).validate().is_ok());
     let prefixed = Config {
-        prefix: b"[".to_vec(),
-        suffix: b"]".to_vec(),
+        echo: EchoConfig {
+            prefix: b"[".to_vec(),
+            suffix: b"]".to_vec(),
+            ..collect(7).echo
+        },
         ..collect(7)
     };
     assert!(error_of(prefixed).contains("(8 bytes)"));
     // UDP: a prefix that fills the datagram leaves room for no payload at all.
     let udp = |max_datagram| Config {
-        prefix: vec![b'>'; 8],
-        suffix: vec![b'<'; 2],
-        max_datagram,
+        echo: EchoConfig {
+            prefix: vec![b'>'; 8],
+            suffix: vec![b'<'; 2],
+            max_datagram,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     assert_eq!(
@@ -175,25 +228,31 @@ fn configurations_that_could_never_echo_are_refused() {
 fn the_largest_sizes_allowed_derive_bounds_without_overflow() {
     // Debug builds check arithmetic: this panics if any derived bound overflows.
     let config = Config {
-        framing: Framing::Collect,
-        prefix: vec![b'p'; MAX_AFFIX_LEN],
-        suffix: vec![b's'; MAX_AFFIX_LEN],
-        max_line: MAX_SIZE,
-        high_watermark: MAX_SIZE,
-        low_watermark: MAX_SIZE - 1,
-        max_collect: MAX_SIZE,
+        echo: EchoConfig {
+            framing: Framing::Collect,
+            prefix: vec![b'p'; MAX_AFFIX_LEN],
+            suffix: vec![b's'; MAX_AFFIX_LEN],
+            max_line: MAX_SIZE,
+            high_watermark: MAX_SIZE,
+            low_watermark: MAX_SIZE - 1,
+            max_collect: MAX_SIZE,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     }
     .validate()
     .unwrap();
-    let bound = config.output_bound();
-    assert!(bound > config.input_capacity() && bound <= isize::MAX as usize);
+    let bound = config.echo.output_bound();
+    assert!(bound > config.echo.input_capacity() && bound <= isize::MAX as usize);
     for framing in [Framing::Raw, Framing::Line] {
         let config = Config {
-            framing,
+            echo: EchoConfig {
+                framing,
+                ..(*config).clone().echo
+            },
             ..(*config).clone()
         };
-        assert!(config.validate().unwrap().output_bound() <= isize::MAX as usize);
+        assert!(config.validate().unwrap().echo.output_bound() <= isize::MAX as usize);
     }
 }
 
@@ -202,7 +261,10 @@ fn a_huge_max_line_still_echoes_and_judges_lines_correctly() {
     // The case that once wrapped the input buffer to 4 KiB: a line ending in `\r` so far
     // was refused as too long, and a line over 4 KiB hung the connection.
     let mut sim = reverb_tests::Sim::new(Config {
-        max_line: MAX_SIZE,
+        echo: EchoConfig {
+            max_line: MAX_SIZE,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     })
     .with_reads(&[4096]);

@@ -1,4 +1,4 @@
-use reverb_core::{Config, DatagramEcho, DatagramError, Framing};
+use reverb_core::{Config, DatagramEcho, DatagramError, EchoConfig, Framing};
 
 fn echo(config: Config) -> DatagramEcho {
     DatagramEcho::new(config.validate().unwrap())
@@ -7,8 +7,11 @@ fn echo(config: Config) -> DatagramEcho {
 #[test]
 fn a_datagram_is_echoed_whole_with_prefix_and_suffix() {
     let mut udp = echo(Config {
-        prefix: b"[".to_vec(),
-        suffix: b"]".to_vec(),
+        echo: EchoConfig {
+            prefix: b"[".to_vec(),
+            suffix: b"]".to_vec(),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     let mut reply = Vec::new();
@@ -23,8 +26,11 @@ fn a_datagram_is_echoed_whole_with_prefix_and_suffix() {
 #[test]
 fn raw_datagrams_keep_their_newlines_inside_the_affixes() {
     let config = Config {
-        framing: Framing::Raw,
-        suffix: b"!".to_vec(),
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            suffix: b"!".to_vec(),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let mut reply = Vec::new();
@@ -37,8 +43,11 @@ fn raw_datagrams_keep_their_newlines_inside_the_affixes() {
 #[test]
 fn a_reply_over_max_datagram_is_dropped_and_counted() {
     let mut udp = echo(Config {
-        max_datagram: 8,
-        prefix: b">>".to_vec(),
+        echo: EchoConfig {
+            max_datagram: 8,
+            prefix: b">>".to_vec(),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     let mut reply = Vec::new();

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use reverb_core::{CloseReason, Config, Event, Framing, Input, Instant, Phase, Timer};
+use reverb_core::{
+    CloseReason, Config, EchoConfig, Event, Framing, Input, Instant, Phase, StreamConfig, Timer,
+};
 use reverb_tests::Sim;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -22,8 +24,14 @@ fn lines(count: usize, len: usize) -> Vec<u8> {
 #[test]
 fn an_idle_timeout_while_the_peer_does_not_read_ends_in_a_flush_timeout() {
     let mut sim = Sim::new(Config {
-        framing: Framing::Raw,
-        idle_timeout: Some(MS(1000)),
+        stream: StreamConfig {
+            idle_timeout: Some(MS(1000)),
+            ..StreamConfig::default()
+        },
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     sim.client_reading = false;
@@ -49,8 +57,14 @@ fn an_idle_timeout_while_the_peer_does_not_read_ends_in_a_flush_timeout() {
 #[test]
 fn a_frame_timeout_while_the_peer_does_not_read_ends_in_a_flush_timeout() {
     let mut sim = Sim::new(Config {
-        frame_timeout: Some(MS(500)),
-        flush_timeout: MS(2000),
+        stream: StreamConfig {
+            flush_timeout: MS(2000),
+            ..StreamConfig::default()
+        },
+        echo: EchoConfig {
+            frame_timeout: Some(MS(500)),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     sim.client_reading = false;
@@ -65,7 +79,10 @@ fn a_frame_timeout_while_the_peer_does_not_read_ends_in_a_flush_timeout() {
 #[test]
 fn a_closing_peer_that_reads_slowly_is_not_cut_off() {
     let mut sim = Sim::new(Config {
-        flush_timeout: MS(1000),
+        stream: StreamConfig {
+            flush_timeout: MS(1000),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     })
     .with_writes(&[1]);
@@ -93,8 +110,11 @@ fn the_frame_timer_stands_still_while_reading_is_paused() {
     let mut payload = lines(20_000, 94);
     payload.extend_from_slice(b"partial");
     let mut sim = Sim::new(Config {
-        frame_timeout: MS(1000).into(),
-        quit_word: None,
+        echo: EchoConfig {
+            frame_timeout: MS(1000).into(),
+            quit_word: None,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     sim.client_reading = false;
@@ -126,10 +146,13 @@ fn a_paused_partial_lines_frame_timer_resumes_where_it_stood() {
     let mut payload = lines(100, 94);
     payload.extend_from_slice(b"partial");
     let mut sim = Sim::new(Config {
-        frame_timeout: Some(MS(1000)),
-        quit_word: None,
-        high_watermark: 4096,
-        low_watermark: 1024,
+        echo: EchoConfig {
+            frame_timeout: Some(MS(1000)),
+            quit_word: None,
+            high_watermark: 4096,
+            low_watermark: 1024,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     })
     .with_reads(&[payload.len()]);
@@ -145,7 +168,7 @@ fn a_paused_partial_lines_frame_timer_resumes_where_it_stood() {
     assert!(!sim.snapshot().reading_paused);
     // Paused from 0 to 5000 ms: the 1000 ms frame timer now ends at 6000 ms.
     assert_eq!(
-        sim.snapshot().deadlines.frame,
+        sim.snapshot().deadlines.get(Timer::Frame),
         Some(Instant::from_millis(6000))
     );
     sim.advance(MS(999));
@@ -160,10 +183,16 @@ fn a_timeout_echoes_the_whole_lines_already_accepted_and_drops_only_the_partial_
     let mut payload = lines(100, 94);
     payload.extend_from_slice(b"partial");
     let mut sim = Sim::new(Config {
-        idle_timeout: Some(MS(1000)),
-        quit_word: None,
-        high_watermark: 4096,
-        low_watermark: 1024,
+        stream: StreamConfig {
+            idle_timeout: Some(MS(1000)),
+            ..StreamConfig::default()
+        },
+        echo: EchoConfig {
+            quit_word: None,
+            high_watermark: 4096,
+            low_watermark: 1024,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     })
     .with_reads(&[payload.len()]);
@@ -190,8 +219,11 @@ fn a_timeout_echoes_the_whole_lines_already_accepted_and_drops_only_the_partial_
 fn a_frame_timeout_in_collect_mode_echoes_nothing() {
     // A collection is echoed whole at the quit word, or not at all.
     let mut sim = Sim::new(Config {
-        framing: Framing::Collect,
-        frame_timeout: Some(MS(500)),
+        echo: EchoConfig {
+            framing: Framing::Collect,
+            frame_timeout: Some(MS(500)),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     sim.send(b"held\nslow").run();

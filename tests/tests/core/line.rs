@@ -1,4 +1,4 @@
-use reverb_core::{CloseReason, Event};
+use reverb_core::{CloseReason, EchoConfig, Event};
 use reverb_tests::Sim;
 
 use crate::line;
@@ -15,8 +15,11 @@ fn each_line_is_echoed_with_its_own_terminator() {
 #[test]
 fn prefix_goes_before_the_line_and_suffix_before_its_terminator() {
     let config = reverb_core::Config {
-        prefix: b"Buffer: ".to_vec(),
-        suffix: b"~".to_vec(),
+        echo: EchoConfig {
+            prefix: b"Buffer: ".to_vec(),
+            suffix: b"~".to_vec(),
+            ..line().echo
+        },
         ..line()
     };
     let mut sim = Sim::new(config);
@@ -57,7 +60,10 @@ fn three_frames_in_one_read_are_three_echoes_and_one_event() {
 #[test]
 fn empty_lines_are_frames_too() {
     let mut sim = Sim::new(reverb_core::Config {
-        prefix: b">".to_vec(),
+        echo: EchoConfig {
+            prefix: b">".to_vec(),
+            ..line().echo
+        },
         ..line()
     });
     sim.send(b"\n\r\n").run();
@@ -67,7 +73,10 @@ fn empty_lines_are_frames_too() {
 #[test]
 fn a_lone_carriage_return_is_content_not_a_terminator() {
     let mut sim = Sim::new(reverb_core::Config {
-        suffix: b"!".to_vec(),
+        echo: EchoConfig {
+            suffix: b"!".to_vec(),
+            ..line().echo
+        },
         ..line()
     });
     sim.send(b"a\rb\n").run();
@@ -77,7 +86,10 @@ fn a_lone_carriage_return_is_content_not_a_terminator() {
 #[test]
 fn a_trailing_partial_line_is_echoed_as_is_on_half_close() {
     let mut sim = Sim::new(reverb_core::Config {
-        prefix: b"[".to_vec(),
+        echo: EchoConfig {
+            prefix: b"[".to_vec(),
+            ..line().echo
+        },
         ..line()
     });
     sim.send(b"one\ntwo").close_client().run();
@@ -97,8 +109,11 @@ fn binary_bytes_pass_through_line_framing_untouched() {
 #[test]
 fn recorded_frame_boundaries_follow_the_output_queue() {
     let config = reverb_core::Config {
-        record_frames: true,
-        prefix: b"> ".to_vec(),
+        echo: EchoConfig {
+            record_frames: true,
+            prefix: b"> ".to_vec(),
+            ..line().echo
+        },
         ..line()
     };
     let mut sim = Sim::new(config).with_writes(&[3]);

@@ -7,6 +7,7 @@ mod collect;
 mod config;
 mod datagram;
 mod deadlines;
+mod faults;
 mod line;
 mod memory;
 mod properties;
@@ -15,12 +16,15 @@ mod registry;
 mod timers;
 mod words;
 
-use reverb_core::Config;
+use reverb_core::{Config, EchoConfig};
 
 /// Line framing with no quit word, so tests choose the words they need.
 fn line() -> Config {
     Config {
-        quit_word: None,
+        echo: EchoConfig {
+            quit_word: None,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reverb_core::{Config, Framing};
+use reverb_core::{Config, EchoConfig, Framing};
 use reverb_tests::Sim;
 
 /// The most buffer memory an idle connection may keep after any echo.
@@ -13,7 +13,10 @@ const IDLE_BOUND: usize = 8 * 1024;
 fn an_idle_connection_gives_back_a_large_echos_buffers() {
     for framing in [Framing::Raw, Framing::Line] {
         let mut sim = Sim::new(Config {
-            framing,
+            echo: EchoConfig {
+                framing,
+                ..EchoConfig::default()
+            },
             ..Config::default()
         })
         .with_writes(&[16 * 1024]);
@@ -48,7 +51,10 @@ fn an_idle_connection_gives_back_a_large_echos_buffers() {
 #[test]
 fn a_busy_connection_keeps_its_buffers_between_messages() {
     let mut sim = Sim::new(Config {
-        framing: Framing::Raw,
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     })
     .with_writes(&[8 * 1024]);

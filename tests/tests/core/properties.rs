@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use reverb_core::{CloseReason, Config, Framing, Input, Phase};
+use reverb_core::{
+    Chunk, CloseReason, Config, Echo, EchoConfig, FaultConfig, Faults, Framing, Input, Instant,
+    Layer, Phase, StreamConfig,
+};
 use reverb_tests::{model, ClientOp, RegistrySim, Sim};
 
 /// Bytes biased towards the interesting ones: newlines, carriage returns, the words.
@@ -41,27 +44,33 @@ fn chunk_independent_config() -> impl Strategy<Value = Config> {
                     quit
                 };
                 Config {
-                    framing,
-                    prefix,
-                    suffix,
-                    quit_word: quit,
-                    max_frames: if framing == Framing::Line {
-                        max_frames
-                    } else {
-                        None
+                    echo: EchoConfig {
+                        framing,
+                        prefix,
+                        suffix,
+                        quit_word: quit,
+                        max_frames: if framing == Framing::Line {
+                            max_frames
+                        } else {
+                            None
+                        },
+                        max_line,
+                        low_watermark: low,
+                        high_watermark: low + 1 + gap,
+                        max_collect: collect,
+                        ..EchoConfig::default()
                     },
-                    max_line,
-                    low_watermark: low,
-                    high_watermark: low + 1 + gap,
-                    max_collect: collect,
                     ..Config::default()
                 }
             },
         );
     let raw = (1usize..30, 0usize..8).prop_map(|(low, gap)| Config {
-        framing: Framing::Raw,
-        low_watermark: low,
-        high_watermark: low + 1 + gap,
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            low_watermark: low,
+            high_watermark: low + 1 + gap,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     prop_oneof![3 => line_like, 1 => raw]
@@ -71,8 +80,53 @@ fn sizes() -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(1usize..12, 1..5)
 }
 
+/// One fault layer's settings: a delay, chunking, both or neither.
+fn fault() -> impl Strategy<Value = FaultConfig> {
+    (
+        proptest::option::of(1u64..300),
+        proptest::option::of((1usize..8, 0usize..8)),
+        any::<u64>(),
+    )
+        .prop_map(|(delay, chunk, seed)| FaultConfig {
+            delay: delay.map(Duration::from_millis),
+            chunk: chunk.map(|(min, gap)| Chunk {
+                min,
+                max: min + gap,
+            }),
+            seed,
+        })
+}
+
 proptest! {
     // 256 cases each by default; `PROPTEST_CASES=20000` for a deeper search.
+
+    /// (e) The layer contract: any stack of pass-through layers over the echo, with the
+    /// input split at arbitrary points and every layer's deadline honoured by the virtual
+    /// clock, echoes exactly what the echo alone does, and ends for the same reason.
+    #[test]
+    fn any_stack_of_pass_through_layers_echoes_what_the_echo_alone_does(
+        config in chunk_independent_config(),
+        input in stream(),
+        reads in sizes(),
+        writes in proptest::collection::vec(0usize..12, 1..5)
+            .prop_filter("some write must progress", |w| w.iter().any(|&n| n > 0)),
+        layers in proptest::collection::vec(fault(), 0..4),
+    ) {
+        let (expected, reason) = model::echo(&config, &input);
+        let mut sim = Sim::over(config, |config| {
+            let mut stack: Box<dyn Layer> = Box::new(Echo::new(config.clone(), Instant::ZERO));
+            for (i, faults) in layers.iter().enumerate() {
+                stack = Box::new(Faults::new(faults, i as u64, stack));
+            }
+            stack
+        })
+        .with_reads(&reads)
+        .with_writes(&writes);
+        sim.send(&input).close_client();
+        let released = sim.run_to_release();
+        prop_assert_eq!(&sim.echoed, &expected);
+        prop_assert_eq!(released, reason);
+    }
 
     /// (a) Any split into reads and writes yields the model's bytes and close reason.
     #[test]
@@ -99,7 +153,7 @@ proptest! {
         reads in sizes(),
         writes in sizes(),
     ) {
-        let config = Config { fault_word: Some(b"boom".to_vec()), ..Config::default() };
+        let config = Config { echo: EchoConfig { fault_word: Some(b"boom".to_vec()), ..EchoConfig::default() }, ..Config::default() };
         let (expected, reason) = model::echo(&config, &input);
         let mut sim = Sim::new(config).with_reads(&reads).with_writes(&writes);
         sim.send(&input).close_client();
@@ -118,14 +172,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 0..60),
     ) {
         let ms = Duration::from_millis;
-        let config = Config {
-            idle_timeout: timers.0.then(|| ms(700)),
-            frame_timeout: timers.1.then(|| ms(300)),
-            write_stall_timeout: timers.2.then(|| ms(500)),
-            fault_word: Some(b"boom".to_vec()),
-            quit_word: Some(b"quit".to_vec()),
-            ..config
-        };
+        let config = Config { stream: StreamConfig { idle_timeout: timers.0.then(|| ms(700)), write_stall_timeout: timers.2.then(|| ms(500)), ..config.stream }, echo: EchoConfig { frame_timeout: timers.1.then(|| ms(300)), fault_word: Some(b"boom".to_vec()), quit_word: Some(b"quit".to_vec()), ..config.echo }, ..config };
         let mut sim = Sim::new(config);
         for op in ops {
             match op {
@@ -160,14 +207,7 @@ proptest! {
     fn connections_are_isolated_from_each_others_failures(
         schedule in proptest::collection::vec(client_op(4), 0..80),
     ) {
-        let config = Config {
-            fault_word: Some(b"boom".to_vec()),
-            max_line: 12,
-            high_watermark: 32,
-            low_watermark: 8,
-            frame_timeout: Some(Duration::from_millis(250)),
-            ..Config::default()
-        };
+        let config = Config { echo: EchoConfig { fault_word: Some(b"boom".to_vec()), max_line: 12, high_watermark: 32, low_watermark: 8, frame_timeout: Some(Duration::from_millis(250)), ..EchoConfig::default() }, ..Config::default() };
         let mut together = RegistrySim::new(config.clone(), 4);
         for op in &schedule {
             together.apply(op);
@@ -221,7 +261,10 @@ fn client_op(clients: usize) -> impl Strategy<Value = ClientOp> {
 #[test]
 fn the_model_agrees_with_a_hand_worked_example() {
     let config = Config {
-        prefix: b"> ".to_vec(),
+        echo: EchoConfig {
+            prefix: b"> ".to_vec(),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let (bytes, reason) = model::echo(&config, b"a\r\nb\nquit\nc\n");

@@ -1,9 +1,12 @@
-use reverb_core::{CloseReason, Config, Framing};
+use reverb_core::{CloseReason, Config, EchoConfig, Framing};
 use reverb_tests::Sim;
 
 fn raw() -> Config {
     Config {
-        framing: Framing::Raw,
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     }
 }
@@ -30,8 +33,11 @@ fn newlines_and_quit_words_mean_nothing_in_raw_framing() {
 #[test]
 fn prefix_and_suffix_wrap_each_read_chunk() {
     let config = Config {
-        prefix: b"<".to_vec(),
-        suffix: b">".to_vec(),
+        echo: EchoConfig {
+            prefix: b"<".to_vec(),
+            suffix: b">".to_vec(),
+            ..raw().echo
+        },
         ..raw()
     };
     let mut sim = Sim::new(config).with_reads(&[2]);
@@ -42,7 +48,10 @@ fn prefix_and_suffix_wrap_each_read_chunk() {
 #[test]
 fn a_frame_limit_counts_reads() {
     let mut sim = Sim::new(Config {
-        max_frames: Some(2),
+        echo: EchoConfig {
+            max_frames: Some(2),
+            ..raw().echo
+        },
         ..raw()
     })
     .with_reads(&[3]);

@@ -1,7 +1,8 @@
 use std::time::Duration;
 
 use reverb_core::{
-    CloseReason, Config, Input, Instant, Output, PeerError, Registry, RegistryError, Timer,
+    CloseReason, Config, EchoConfig, Input, Instant, Output, PeerError, Registry, RegistryError,
+    StreamConfig, Timer,
 };
 use reverb_tests::{ClientOp, RegistrySim};
 
@@ -29,8 +30,11 @@ fn drain(reg: &mut Registry, id: reverb_core::ConnId, now: Instant) -> (Vec<u8>,
 #[test]
 fn connections_beyond_the_limit_are_refused_and_counted() {
     let mut reg = registry(Config {
-        max_connections: 2,
-        linger: None,
+        stream: StreamConfig {
+            max_connections: 2,
+            linger: None,
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     let a = reg.accept(Instant::ZERO).unwrap();
@@ -51,7 +55,10 @@ fn connections_beyond_the_limit_are_refused_and_counted() {
 #[test]
 fn a_released_id_is_stale_even_when_its_slot_is_reused() {
     let mut reg = registry(Config {
-        linger: None,
+        stream: StreamConfig {
+            linger: None,
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     let old = reg.accept(Instant::ZERO).unwrap();
@@ -71,7 +78,10 @@ fn a_released_id_is_stale_even_when_its_slot_is_reused() {
 #[test]
 fn a_fault_on_one_connection_leaves_the_others_untouched() {
     let config = Config {
-        fault_word: Some(b"boom".to_vec()),
+        echo: EchoConfig {
+            fault_word: Some(b"boom".to_vec()),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = RegistrySim::new(config, 3);
@@ -108,7 +118,10 @@ fn a_fault_on_one_connection_leaves_the_others_untouched() {
 fn the_earliest_deadline_across_connections_fires_first_and_alone() {
     let idle = Duration::from_millis(1000);
     let mut reg = registry(Config {
-        idle_timeout: Some(idle),
+        stream: StreamConfig {
+            idle_timeout: Some(idle),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     let ids: Vec<_> = [0, 300, 600]
@@ -134,7 +147,10 @@ fn the_earliest_deadline_across_connections_fires_first_and_alone() {
 fn a_deadline_that_moved_later_costs_one_harmless_wakeup() {
     let idle = Duration::from_millis(1000);
     let mut reg = registry(Config {
-        idle_timeout: Some(idle),
+        stream: StreamConfig {
+            idle_timeout: Some(idle),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     let id = reg.accept(Instant::ZERO).unwrap();
@@ -154,7 +170,10 @@ fn a_deadline_that_moved_later_costs_one_harmless_wakeup() {
 #[test]
 fn shutdown_refuses_new_connections_and_drains_every_open_one() {
     let mut reg = registry(Config {
-        linger: None,
+        stream: StreamConfig {
+            linger: None,
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     let a = reg.accept(Instant::ZERO).unwrap();
@@ -177,8 +196,11 @@ fn shutdown_refuses_new_connections_and_drains_every_open_one() {
 #[test]
 fn timeouts_and_oversize_lines_elsewhere_do_not_change_a_connections_bytes() {
     let config = Config {
-        max_line: 8,
-        frame_timeout: Some(Duration::from_millis(100)),
+        echo: EchoConfig {
+            max_line: 8,
+            frame_timeout: Some(Duration::from_millis(100)),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = RegistrySim::new(config, 3);

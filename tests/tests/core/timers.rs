@@ -1,6 +1,8 @@
 use std::time::Duration;
 
-use reverb_core::{CloseReason, Config, Event, Framing, Input, Instant, Phase, Timer};
+use reverb_core::{
+    CloseReason, Config, EchoConfig, Event, Framing, Input, Instant, Phase, StreamConfig, Timer,
+};
 use reverb_tests::Sim;
 
 const MS: fn(u64) -> Duration = Duration::from_millis;
@@ -8,7 +10,10 @@ const MS: fn(u64) -> Duration = Duration::from_millis;
 #[test]
 fn the_idle_timer_closes_a_silent_connection_gracefully() {
     let mut sim = Sim::new(Config {
-        idle_timeout: Some(MS(1000)),
+        stream: StreamConfig {
+            idle_timeout: Some(MS(1000)),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     assert_eq!(sim.conn.next_deadline(), Some(Instant::from_millis(1000)));
@@ -24,7 +29,10 @@ fn the_idle_timer_closes_a_silent_connection_gracefully() {
 #[test]
 fn progress_in_either_direction_resets_the_idle_timer() {
     let mut sim = Sim::new(Config {
-        idle_timeout: Some(MS(1000)),
+        stream: StreamConfig {
+            idle_timeout: Some(MS(1000)),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     sim.advance(MS(600));
@@ -39,7 +47,10 @@ fn progress_in_either_direction_resets_the_idle_timer() {
 #[test]
 fn the_frame_timer_cuts_a_slowloris_line_and_drops_it() {
     let config = Config {
-        frame_timeout: Some(MS(500)),
+        echo: EchoConfig {
+            frame_timeout: Some(MS(500)),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = Sim::new(config);
@@ -62,7 +73,10 @@ fn the_frame_timer_cuts_a_slowloris_line_and_drops_it() {
 #[test]
 fn the_frame_timer_runs_only_while_a_line_is_incomplete() {
     let config = Config {
-        frame_timeout: Some(MS(500)),
+        echo: EchoConfig {
+            frame_timeout: Some(MS(500)),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = Sim::new(config);
@@ -75,7 +89,10 @@ fn the_frame_timer_runs_only_while_a_line_is_incomplete() {
 #[test]
 fn a_write_stall_releases_the_connection_without_a_fin() {
     let config = Config {
-        write_stall_timeout: Some(MS(1000)),
+        stream: StreamConfig {
+            write_stall_timeout: Some(MS(1000)),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = Sim::new(config);
@@ -89,8 +106,14 @@ fn a_write_stall_releases_the_connection_without_a_fin() {
 #[test]
 fn written_bytes_restart_the_write_stall_clock() {
     let config = Config {
-        write_stall_timeout: Some(MS(1000)),
-        framing: Framing::Raw,
+        stream: StreamConfig {
+            write_stall_timeout: Some(MS(1000)),
+            ..StreamConfig::default()
+        },
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = Sim::new(config).with_writes(&[1, 0]);
@@ -118,7 +141,10 @@ fn lingering_discards_input_until_the_peer_closes() {
 #[test]
 fn the_linger_timer_bounds_the_wait_for_the_peers_close() {
     let mut sim = Sim::new(Config {
-        linger: Some(MS(2000)),
+        stream: StreamConfig {
+            linger: Some(MS(2000)),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     sim.send(b"quit\n").run();
@@ -133,7 +159,10 @@ fn the_linger_timer_bounds_the_wait_for_the_peers_close() {
 #[test]
 fn without_linger_the_release_follows_the_fin() {
     let mut sim = Sim::new(Config {
-        linger: None,
+        stream: StreamConfig {
+            linger: None,
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     sim.send(b"quit\n").run();
@@ -144,7 +173,10 @@ fn without_linger_the_release_follows_the_fin() {
 #[test]
 fn spurious_and_repeated_ticks_change_nothing() {
     let mut sim = Sim::new(Config {
-        idle_timeout: Some(MS(1000)),
+        stream: StreamConfig {
+            idle_timeout: Some(MS(1000)),
+            ..StreamConfig::default()
+        },
         ..Config::default()
     });
     sim.send(b"partial").run();

@@ -1,4 +1,4 @@
-use reverb_core::{CloseReason, Config, Event, PeerError, Phase};
+use reverb_core::{CloseReason, Config, EchoConfig, Event, PeerError, Phase};
 use reverb_tests::Sim;
 
 #[test]
@@ -23,7 +23,10 @@ fn the_quit_word_is_compared_without_its_terminator_only() {
 #[test]
 fn the_fault_word_fails_the_connection_and_drops_its_unwritten_output() {
     let config = Config {
-        fault_word: Some(b"boom".to_vec()),
+        echo: EchoConfig {
+            fault_word: Some(b"boom".to_vec()),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     };
     let mut sim = Sim::new(config);
@@ -46,7 +49,10 @@ fn the_fault_word_fails_the_connection_and_drops_its_unwritten_output() {
 #[test]
 fn once_closes_after_the_first_echo() {
     let mut sim = Sim::new(Config {
-        max_frames: Some(1),
+        echo: EchoConfig {
+            max_frames: Some(1),
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     sim.send(b"Hello World\nsecond\n").run();
@@ -59,7 +65,10 @@ fn once_closes_after_the_first_echo() {
 #[test]
 fn an_oversize_line_gets_one_error_line_and_a_graceful_close() {
     let mut sim = Sim::new(Config {
-        max_line: 8,
+        echo: EchoConfig {
+            max_line: 8,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     })
     .with_reads(&[3]);
@@ -75,7 +84,10 @@ fn an_oversize_line_gets_one_error_line_and_a_graceful_close() {
 #[test]
 fn an_oversize_line_is_refused_before_it_is_complete() {
     let mut sim = Sim::new(Config {
-        max_line: 4,
+        echo: EchoConfig {
+            max_line: 4,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     });
     sim.send(b"abcdefgh").run(); // no newline: it can only get longer
@@ -85,7 +97,10 @@ fn an_oversize_line_is_refused_before_it_is_complete() {
 #[test]
 fn a_line_of_exactly_max_line_with_crlf_is_accepted() {
     let mut sim = Sim::new(Config {
-        max_line: 4,
+        echo: EchoConfig {
+            max_line: 4,
+            ..EchoConfig::default()
+        },
         ..Config::default()
     })
     .with_reads(&[5]);

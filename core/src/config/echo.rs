@@ -1,12 +1,10 @@
-//! What an echo connection does, as data: [`Config`] with a default for every field, and
-//! [`ValidConfig`], the checked form every connection holds.
+//! [`EchoConfig`]: what the echo engine echoes and the limits on what it holds.
 
 use core::fmt;
-use core::ops::Deref;
 use core::time::Duration;
-use std::sync::Arc;
 
-use crate::error::ConfigError;
+use super::{check_duration, check_size, MAX_SIZE};
+use crate::error::{ConfigError, MAX_ERROR_LINE};
 
 /// Longest `prefix` or `suffix` accepted. Each is copied into every echoed frame, and the
 /// output bound adds both; a kilobyte is far beyond any label a person would type.
@@ -14,17 +12,6 @@ pub const MAX_AFFIX_LEN: usize = 1024;
 
 /// Largest UDP payload that fits one IPv4 datagram (65 535 − 8 UDP − 20 IP header bytes).
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
-
-/// Largest value any size limit may have (`max_line`, the watermarks, `max_collect`).
-/// The bounds a connection derives from its config add up at most two such limits, both
-/// affixes and a few bytes, and every buffer must stay within what one allocation may hold
-/// on this platform (`isize::MAX` bytes): an eighth of that leaves a wide margin. On a
-/// 64-bit platform it is far beyond any memory; on `wasm32` it is 256 MiB.
-pub const MAX_SIZE: usize = isize::MAX as usize / 8;
-
-/// Most connections one [`Registry`](crate::Registry) can hold: a [`ConnId`](crate::ConnId)
-/// names its slot with 32 bits.
-pub const MAX_CONNECTIONS: usize = u32::MAX as usize;
 
 /// The smallest input buffer in `line` and `collect` framing. The buffer must hold one
 /// whole line (`max_line` plus `\r\n`); for short limits it is raised to this, so that a
@@ -78,14 +65,14 @@ impl core::str::FromStr for Framing {
     }
 }
 
-/// Echo semantics, limits and timers. Build one with struct-update syntax over
-/// [`Config::default()`] and check it with [`Config::validate`].
+/// Echo semantics and the limits on what the echo holds.
 ///
 /// Every limit here bounds memory: whatever a peer sends and however slowly the driver
-/// writes, one connection buffers at most [`ValidConfig::input_capacity`] bytes of input,
-/// [`ValidConfig::output_bound`] bytes of output and `max_collect` collected bytes.
+/// writes, one connection buffers at most [`input_capacity`](Self::input_capacity) bytes
+/// of input, [`output_bound`](Self::output_bound) bytes of output and `max_collect`
+/// collected bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Config {
+pub struct EchoConfig {
     /// How input is cut into frames. Default: `line`.
     pub framing: Framing,
     /// Bytes put before every echoed frame. In `raw` framing a frame is one read, so the
@@ -112,29 +99,9 @@ pub struct Config {
     /// Most bytes `collect` framing holds (after prefix and suffix are applied). Default:
     /// 1 MiB.
     pub max_collect: usize,
-    /// Close gracefully after this long with no progress in either direction. Default: off.
-    pub idle_timeout: Option<Duration>,
     /// Close gracefully when a started line has not completed within this (slowloris).
-    /// Default: off.
+    /// The clock stands still while backpressure pauses reading. Default: off.
     pub frame_timeout: Option<Duration>,
-    /// Abort when output is pending and no byte of it could be written for this long.
-    /// Default: off.
-    pub write_stall_timeout: Option<Duration>,
-    /// Abort a *closing* connection when no byte of its pending output could be written for
-    /// this long. Unlike `write_stall_timeout` it cannot be turned off: once a connection
-    /// is closing, whatever closed it (a quit word, a timer, the peer's end-of-stream),
-    /// a peer that never reads must not hold it forever. Default: 10 s.
-    pub flush_timeout: Duration,
-    /// After our FIN, wait at most this long for the peer's end-of-stream, discarding its
-    /// input, so that closing never resets a connection whose client is still reading its
-    /// echo. `None` releases right after the FIN. Default: 2 s.
-    pub linger: Option<Duration>,
-    /// After a shutdown request, how long a connection may take to flush and close before
-    /// it is released regardless. Default: 5 s.
-    pub shutdown_timeout: Duration,
-    /// Connections a [`Registry`](crate::Registry) holds at once; more are refused.
-    /// Default: 10 000.
-    pub max_connections: usize,
     /// Largest datagram echo (prefix + payload + suffix) the UDP echo sends. Default and
     /// maximum: 65 507.
     pub max_datagram: usize,
@@ -143,9 +110,9 @@ pub struct Config {
     pub record_frames: bool,
 }
 
-impl Default for Config {
+impl Default for EchoConfig {
     fn default() -> Self {
-        Config {
+        EchoConfig {
             framing: Framing::Line,
             prefix: Vec::new(),
             suffix: Vec::new(),
@@ -156,22 +123,44 @@ impl Default for Config {
             high_watermark: 64 * 1024,
             low_watermark: 16 * 1024,
             max_collect: 1024 * 1024,
-            idle_timeout: None,
             frame_timeout: None,
-            write_stall_timeout: None,
-            flush_timeout: Duration::from_secs(10),
-            linger: Some(Duration::from_secs(2)),
-            shutdown_timeout: Duration::from_secs(5),
-            max_connections: 10_000,
             max_datagram: MAX_UDP_PAYLOAD,
             record_frames: false,
         }
     }
 }
 
-impl Config {
-    /// Checks every field and every combination; the first problem found is returned.
-    pub fn validate(self) -> Result<ValidConfig, ConfigError> {
+impl EchoConfig {
+    /// Most input bytes a connection holds that are not yet echoed: the partial line, and
+    /// in `line` framing whole lines accepted while the output queue was full. Zero in
+    /// `raw` framing, which echoes everything it accepts at once.
+    pub fn input_capacity(&self) -> usize {
+        match self.framing {
+            Framing::Raw => 0,
+            // `max_line` content plus a two-byte `\r\n` terminator. No overflow:
+            // validation keeps `max_line` at most `MAX_SIZE`.
+            Framing::Line | Framing::Collect => (self.max_line + 2).max(MIN_INPUT_BUFFER),
+        }
+    }
+
+    /// Most bytes the output queue can ever hold. Input is accepted only while the queue is
+    /// below the high watermark, and the largest thing one step appends is one echoed frame
+    /// (or, in `collect`, the whole collected echo) or one error line.
+    ///
+    /// No overflow: validation keeps every term at most [`MAX_SIZE`], and the affixes at
+    /// most [`MAX_AFFIX_LEN`] each.
+    pub fn output_bound(&self) -> usize {
+        let affixes = self.prefix.len() + self.suffix.len();
+        let step = match self.framing {
+            // Raw accepts at most the room left below the high watermark, as one frame.
+            Framing::Raw => affixes,
+            Framing::Line => affixes + self.input_capacity(),
+            Framing::Collect => self.max_collect.max(affixes + self.input_capacity()),
+        };
+        self.high_watermark + step.max(MAX_ERROR_LINE)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
         for (field, value) in [("prefix", &self.prefix), ("suffix", &self.suffix)] {
             if value.len() > MAX_AFFIX_LEN {
                 return Err(ConfigError::AffixTooLong {
@@ -185,20 +174,10 @@ impl Config {
                 field: "max frames",
             });
         }
-        for (field, value, max) in [
-            ("max line", self.max_line, MAX_SIZE),
-            ("high watermark", self.high_watermark, MAX_SIZE),
-            ("max collect", self.max_collect, MAX_SIZE),
-            ("max connections", self.max_connections, MAX_CONNECTIONS),
-            ("max datagram", self.max_datagram, usize::MAX),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Zero { field });
-            }
-            if value > max {
-                return Err(ConfigError::TooLarge { field, value, max });
-            }
-        }
+        check_size("max line", self.max_line, MAX_SIZE)?;
+        check_size("high watermark", self.high_watermark, MAX_SIZE)?;
+        check_size("max collect", self.max_collect, MAX_SIZE)?;
+        check_size("max datagram", self.max_datagram, usize::MAX)?;
         if self.max_datagram > MAX_UDP_PAYLOAD {
             return Err(ConfigError::DatagramTooLarge(self.max_datagram));
         }
@@ -250,70 +229,6 @@ impl Config {
                 });
             }
         }
-        for (field, value, optional) in [
-            ("idle timeout", self.idle_timeout, true),
-            ("frame timeout", self.frame_timeout, true),
-            ("write stall timeout", self.write_stall_timeout, true),
-            ("flush timeout", Some(self.flush_timeout), false),
-            ("linger", self.linger, true),
-            ("shutdown timeout", Some(self.shutdown_timeout), false),
-        ] {
-            if value == Some(Duration::ZERO) {
-                return Err(ConfigError::ZeroDuration { field, optional });
-            }
-        }
-        Ok(ValidConfig(Arc::new(self)))
-    }
-}
-
-/// A [`Config`] that passed [`Config::validate`]. Cheap to clone: every connection of a
-/// registry shares one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ValidConfig(Arc<Config>);
-
-impl Deref for ValidConfig {
-    type Target = Config;
-
-    fn deref(&self) -> &Config {
-        &self.0
-    }
-}
-
-impl Default for ValidConfig {
-    fn default() -> Self {
-        Config::default()
-            .validate()
-            .expect("invariant: the default config is valid")
-    }
-}
-
-impl ValidConfig {
-    /// Most input bytes a connection holds that are not yet echoed: the partial line, and
-    /// in `line` framing whole lines accepted while the output queue was full. Zero in
-    /// `raw` framing, which echoes everything it accepts at once.
-    pub fn input_capacity(&self) -> usize {
-        match self.framing {
-            Framing::Raw => 0,
-            // `max_line` content plus a two-byte `\r\n` terminator. No overflow:
-            // validation keeps `max_line` at most `MAX_SIZE`.
-            Framing::Line | Framing::Collect => (self.max_line + 2).max(MIN_INPUT_BUFFER),
-        }
-    }
-
-    /// Most bytes the output queue can ever hold. Input is accepted only while the queue is
-    /// below the high watermark, and the largest thing one step appends is one echoed frame
-    /// (or, in `collect`, the whole collected echo) or one error line.
-    ///
-    /// No overflow: validation keeps every term at most [`MAX_SIZE`], and the affixes at
-    /// most [`MAX_AFFIX_LEN`] each.
-    pub fn output_bound(&self) -> usize {
-        let affixes = self.prefix.len() + self.suffix.len();
-        let step = match self.framing {
-            // Raw accepts at most the room left below the high watermark, as one frame.
-            Framing::Raw => affixes,
-            Framing::Line => affixes + self.input_capacity(),
-            Framing::Collect => self.max_collect.max(affixes + self.input_capacity()),
-        };
-        self.high_watermark + step.max(crate::connection::MAX_ERROR_LINE)
+        check_duration("frame timeout", self.frame_timeout, true)
     }
 }
