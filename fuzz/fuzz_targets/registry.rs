@@ -10,7 +10,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use reverb_core::{ConnId, Input, Instant, Output, Registry, RegistryError, ValidConfig};
-use reverb_fuzz::{bytes, check_bounds, Op, Peer};
+use reverb_fuzz::{bytes, check_bounds, Op, Peer, DRAIN_ROUNDS};
 use std::time::Duration;
 
 /// At most this many connections at once: enough to interleave, few enough that ops
@@ -55,7 +55,7 @@ impl Driver {
             return;
         };
         let id = live.id;
-        for _ in 0..100_000 {
+        for _ in 0..DRAIN_ROUNDS {
             let written = match self.registry.poll_output(id) {
                 Output::Event(_) => continue,
                 Output::Transmit(bytes) => {
