@@ -3,14 +3,15 @@
 //! in the contract's order; no due timer is left unfired; and after the peer's
 //! end-of-stream the connection is released within a bounded number of deadlines,
 //! whether or not the peer reads its echo. In raw framing without affixes, what reaches
-//! the peer is exactly the start of what the core took.
+//! the peer is exactly the start of what the core took. The echo runs alone or under the
+//! fault layer (delay, chunking), as the config says.
 
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use reverb_core::{Connection, Framing, Instant};
-use reverb_fuzz::{apply, finish, FuzzConfig, Op, Peer};
+use reverb_core::{Connection, Framing, Instant, Layer, ValidConfig};
+use reverb_fuzz::{apply, finish, FuzzConfig, Op, Peer, Stack};
 
 #[derive(Arbitrary, Debug)]
 struct Case {
@@ -24,17 +25,24 @@ fuzz_target!(|case: Case| {
     let Some(config) = case.config.validate() else {
         return;
     };
+    match Stack::new(&config, 0, Instant::ZERO) {
+        Stack::Echo(conn) => run(conn, &case, &config),
+        Stack::Faulty(conn) => run(conn, &case, &config),
+    }
+});
+
+fn run<L: Layer>(mut conn: Connection<L>, case: &Case, config: &ValidConfig) {
     let mut now = Instant::ZERO;
-    let mut conn = Connection::new(config.clone(), now);
     let mut peer = Peer {
         budget: usize::MAX,
         ..Peer::default()
     };
     for op in &case.ops {
-        apply(&mut conn, &mut peer, &mut now, op, &config);
+        apply(&mut conn, &mut peer, &mut now, op, config);
     }
-    finish(&mut conn, &mut peer, &mut now, case.reads_at_end, &config);
-    if config.framing == Framing::Raw && config.prefix.is_empty() && config.suffix.is_empty() {
+    finish(&mut conn, &mut peer, &mut now, case.reads_at_end, config);
+    let echo = &config.echo;
+    if echo.framing == Framing::Raw && echo.prefix.is_empty() && echo.suffix.is_empty() {
         assert!(
             peer.taken.starts_with(&peer.written),
             "raw echo differs from the input ({} written, {} taken)",
@@ -42,4 +50,4 @@ fuzz_target!(|case: Case| {
             peer.taken.len()
         );
     }
-});
+}

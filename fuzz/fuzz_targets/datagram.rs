@@ -22,6 +22,7 @@ fuzz_target!(|case: Case| {
     let mut echo = DatagramEcho::new(config.clone());
     let mut reply = Vec::new();
     let (mut echoed, mut dropped, mut bytes_in, mut bytes_out) = (0u64, 0u64, 0u64, 0u64);
+    let config = &config.echo;
     for payload in &case.datagrams {
         // The terminator goes after the suffix in line-based framings, as on TCP.
         let cut = match (config.framing, payload.as_slice()) {

@@ -3,14 +3,17 @@
 //! core's bounds and its outputs' order; a released id is stale for good; the registry's
 //! next deadline is never later than a connection's; its counters agree with what the
 //! driver saw; and after a shutdown it empties within a bounded number of deadlines,
-//! whether or not the peers read.
+//! whether or not the peers read. The connections run the echo alone or under the fault
+//! layer, as the config says.
 
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use reverb_core::{ConnId, Input, Instant, Output, Registry, RegistryError, ValidConfig};
-use reverb_fuzz::{bytes, check_bounds, Op, Peer, DRAIN_ROUNDS};
+use reverb_core::{
+    ConnId, Echo, Faults, Input, Instant, Layer, Output, Registry, RegistryError, ValidConfig,
+};
+use reverb_fuzz::{bytes, check_bounds, deadline_budget, Op, Peer, DRAIN_ROUNDS};
 use std::time::Duration;
 
 /// At most this many connections at once: enough to interleave, few enough that ops
@@ -39,17 +42,21 @@ struct Live {
     peer: Peer,
 }
 
-struct Driver {
-    registry: Registry,
+struct Driver<L: Layer> {
+    registry: Registry<L>,
+    /// Builds connection number `n`'s stack.
+    stack: fn(&ValidConfig, u64, Instant) -> L,
     config: ValidConfig,
     now: Instant,
     slots: Vec<Option<Live>>,
     stale: Vec<ConnId>,
     accepted: u64,
     released: u64,
+    /// Bytes taken by every connection.
+    taken: usize,
 }
 
-impl Driver {
+impl<L: Layer> Driver<L> {
     fn drain(&mut self, slot: usize) {
         let Some(live) = self.slots[slot].as_mut() else {
             return;
@@ -117,7 +124,7 @@ impl Driver {
         let id = live.id;
         let input = match op {
             Op::Receive(atoms) | Op::Offer(atoms) => {
-                let mut data = bytes(atoms, &self.config);
+                let mut data = bytes(atoms, &self.config.echo);
                 let capacity = self.registry.get(id).unwrap().receive_capacity();
                 if matches!(op, Op::Receive(_)) {
                     if capacity == 0 || data.is_empty() {
@@ -130,6 +137,7 @@ impl Driver {
                     .handle_input(id, self.now, Input::Received(&data))
                     .expect("a live connection takes input");
                 assert!(taken <= capacity.min(data.len()));
+                self.taken += taken;
                 return self.drain(slot);
             }
             Op::PeerClosed => Input::PeerClosed,
@@ -195,14 +203,28 @@ fuzz_target!(|case: Case| {
     let Some(config) = case.config.validate() else {
         return;
     };
+    if config.faults.is_active() {
+        run(&case, config, |config, n, now| {
+            Faults::new(&config.faults, n, Echo::new(config.clone(), now))
+        });
+    } else {
+        run(&case, config, |config, _, now| {
+            Echo::new(config.clone(), now)
+        });
+    }
+});
+
+fn run<L: Layer>(case: &Case, config: ValidConfig, stack: fn(&ValidConfig, u64, Instant) -> L) {
     let mut d = Driver {
         registry: Registry::new(config.clone()),
+        stack,
         config,
         now: Instant::ZERO,
         slots: (0..SLOTS).map(|_| None).collect(),
         stale: Vec::new(),
         accepted: 0,
         released: 0,
+        taken: 0,
     };
     for step in &case.steps {
         match step {
@@ -210,7 +232,8 @@ fuzz_target!(|case: Case| {
                 let Some(slot) = d.slots.iter().position(Option::is_none) else {
                     continue;
                 };
-                match d.registry.accept(d.now) {
+                let stack = (d.stack)(&d.config, d.accepted, d.now);
+                match d.registry.accept_with(d.now, stack) {
                     Ok(id) => {
                         d.accepted += 1;
                         d.slots[slot] = Some(Live {
@@ -223,7 +246,7 @@ fuzz_target!(|case: Case| {
                     }
                     Err(_) => assert!(
                         d.registry.is_shutting_down()
-                            || d.registry.len() >= d.config.max_connections,
+                            || d.registry.len() >= d.config.stream.max_connections,
                         "refused below the limit"
                     ),
                 }
@@ -244,7 +267,8 @@ fuzz_target!(|case: Case| {
     for live in d.slots.iter_mut().flatten() {
         live.peer.budget = budget;
     }
-    for _ in 0..256 {
+    let budget = deadline_budget(d.taken);
+    for _ in 0..budget {
         if d.registry.is_empty() {
             break;
         }
@@ -272,4 +296,4 @@ fuzz_target!(|case: Case| {
         "{} connections left after shutdown",
         d.registry.len()
     );
-});
+}

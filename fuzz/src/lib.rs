@@ -1,13 +1,17 @@
 //! What the fuzz targets share: a [`Config`] built from fuzz input (mostly small limits,
-//! so that every limit is reached, and now and then any value at all), peer input built
-//! from atoms that hit the interesting bytes (newlines, `\r\n`, the quit and fault words,
-//! lines around `max_line`), and a simulated peer that drives a connection by the
-//! run-loop contract and checks the core's bounds after every step.
+//! so that every limit is reached, and now and then any value at all; faults on or off),
+//! peer input built from atoms that hit the interesting bytes (newlines, `\r\n`, the quit
+//! and fault words, lines around `max_line`), the layer stack a connection gets, and a
+//! simulated peer that drives a connection by the run-loop contract and checks the core's
+//! bounds after every step.
 
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use reverb_core::{Config, Connection, Framing, Input, Instant, Output, ValidConfig};
+use reverb_core::{
+    Chunk, Config, Connection, Echo, EchoConfig, FaultConfig, Faults, Framing, Input, Instant,
+    Layer, Output, StreamConfig, ValidConfig,
+};
 
 /// A size limit: mostly small (limits are reached within a short input), sometimes any
 /// value, to find what an absurd limit does to the arithmetic around it.
@@ -41,48 +45,90 @@ pub struct FuzzConfig {
     high_watermark: Size,
     low_watermark: Size,
     max_collect: Size,
-    idle_ms: Option<u16>,
     frame_ms: Option<u16>,
+    max_datagram: Size,
+    record_frames: bool,
+    idle_ms: Option<u16>,
     write_stall_ms: Option<u16>,
+    flush_ms: u16,
     linger_ms: Option<u16>,
     shutdown_ms: u16,
     max_connections: u8,
-    max_datagram: Size,
-    record_frames: bool,
+    delay_ms: Option<u16>,
+    chunk: Option<(Size, Size)>,
+    seed: u64,
 }
 
 impl FuzzConfig {
     /// The config, if the core accepts it. Fields not set here keep their defaults, so
     /// a field the core adds later is fuzzed at its default.
+    // Every field is set today; the struct updates are for the fields added later.
+    #[allow(clippy::needless_update)]
     pub fn validate(&self) -> Option<ValidConfig> {
         let ms = |v: Option<u16>| v.map(|ms| Duration::from_millis(u64::from(ms)));
         Config {
-            framing: match self.framing % 3 {
-                0 => Framing::Raw,
-                1 => Framing::Line,
-                _ => Framing::Collect,
+            stream: StreamConfig {
+                idle_timeout: ms(self.idle_ms),
+                write_stall_timeout: ms(self.write_stall_ms),
+                flush_timeout: Duration::from_millis(u64::from(self.flush_ms)),
+                linger: ms(self.linger_ms),
+                shutdown_timeout: Duration::from_millis(u64::from(self.shutdown_ms)),
+                max_connections: usize::from(self.max_connections),
+                ..StreamConfig::default()
             },
-            prefix: self.prefix.clone(),
-            suffix: self.suffix.clone(),
-            quit_word: self.quit_word.clone(),
-            fault_word: self.fault_word.clone(),
-            max_frames: self.max_frames.map(u64::from),
-            max_line: self.max_line.get(),
-            high_watermark: self.high_watermark.get(),
-            low_watermark: self.low_watermark.get(),
-            max_collect: self.max_collect.get(),
-            idle_timeout: ms(self.idle_ms),
-            frame_timeout: ms(self.frame_ms),
-            write_stall_timeout: ms(self.write_stall_ms),
-            linger: ms(self.linger_ms),
-            shutdown_timeout: Duration::from_millis(u64::from(self.shutdown_ms)),
-            max_connections: usize::from(self.max_connections),
-            max_datagram: self.max_datagram.get(),
-            record_frames: self.record_frames,
+            echo: EchoConfig {
+                framing: match self.framing % 3 {
+                    0 => Framing::Raw,
+                    1 => Framing::Line,
+                    _ => Framing::Collect,
+                },
+                prefix: self.prefix.clone(),
+                suffix: self.suffix.clone(),
+                quit_word: self.quit_word.clone(),
+                fault_word: self.fault_word.clone(),
+                max_frames: self.max_frames.map(u64::from),
+                max_line: self.max_line.get(),
+                high_watermark: self.high_watermark.get(),
+                low_watermark: self.low_watermark.get(),
+                max_collect: self.max_collect.get(),
+                frame_timeout: ms(self.frame_ms),
+                max_datagram: self.max_datagram.get(),
+                record_frames: self.record_frames,
+                ..EchoConfig::default()
+            },
+            faults: FaultConfig {
+                delay: ms(self.delay_ms),
+                chunk: self.chunk.map(|(min, max)| Chunk {
+                    min: min.get(),
+                    max: max.get(),
+                }),
+                seed: self.seed,
+                ..FaultConfig::default()
+            },
             ..Config::default()
         }
         .validate()
         .ok()
+    }
+}
+
+/// The layer stack of a connection: the echo, wrapped in the fault layer when a fault is
+/// on (as a driver leaves the fault layer out when none is).
+pub enum Stack {
+    Echo(Connection<Echo>),
+    Faulty(Connection<Faults<Echo>>),
+}
+
+impl Stack {
+    /// Connection number `n` (its fault layer's random choices depend on it).
+    pub fn new(config: &ValidConfig, n: u64, now: Instant) -> Stack {
+        let echo = Echo::new(config.clone(), now);
+        if config.faults.is_active() {
+            let faults = Faults::new(&config.faults, n, echo);
+            Stack::Faulty(Connection::with_stack(config, faults, now))
+        } else {
+            Stack::Echo(Connection::with_stack(config, echo, now))
+        }
     }
 }
 
@@ -102,7 +148,7 @@ pub enum Atom {
 }
 
 /// The bytes of `atoms` under `config`.
-pub fn bytes(atoms: &[Atom], config: &Config) -> Vec<u8> {
+pub fn bytes(atoms: &[Atom], config: &EchoConfig) -> Vec<u8> {
     let mut out = Vec::new();
     for atom in atoms {
         match atom {
@@ -154,9 +200,10 @@ pub struct Peer {
 }
 
 /// The core's bounds on one connection, checked after every input and every drain.
-pub fn check_bounds(conn: &Connection, config: &ValidConfig) {
+pub fn check_bounds<L: Layer>(conn: &Connection<L>, config: &ValidConfig) {
     let s = conn.snapshot();
-    let bound = config.output_bound();
+    let echo = &config.echo;
+    let bound = echo.output_bound();
     assert!(
         s.output.len() <= bound,
         "output {} above its bound {bound}",
@@ -168,16 +215,16 @@ pub fn check_bounds(conn: &Connection, config: &ValidConfig) {
         s.counters.peak_output
     );
     assert!(
-        s.input.len() <= config.input_capacity(),
+        s.input.len() <= echo.input_capacity(),
         "input {} above its capacity {}",
         s.input.len(),
-        config.input_capacity()
+        echo.input_capacity()
     );
     assert!(
-        s.collected.len() <= config.max_collect,
+        s.collected.len() <= echo.max_collect,
         "collected {} above max_collect {}",
         s.collected.len(),
-        config.max_collect
+        echo.max_collect
     );
 }
 
@@ -186,7 +233,12 @@ pub const DRAIN_ROUNDS: usize = 1_000_000;
 
 /// Drains one connection's outputs by rule 2, writing what the socket takes (rule 3);
 /// checks their order and, at the end, that no due timer was left unfired.
-pub fn drain(conn: &mut Connection, peer: &mut Peer, now: Instant, config: &ValidConfig) {
+pub fn drain<L: Layer>(
+    conn: &mut Connection<L>,
+    peer: &mut Peer,
+    now: Instant,
+    config: &ValidConfig,
+) {
     // Each round ends the drain, yields an event or consumes output; one input can release
     // tens of thousands of held one-byte lines, each an event and a write, and a
     // livelock is still found in milliseconds.
@@ -232,8 +284,8 @@ pub fn drain(conn: &mut Connection, peer: &mut Peer, now: Instant, config: &Vali
 }
 
 /// Applies one op to a connection, then drains it.
-pub fn apply(
-    conn: &mut Connection,
+pub fn apply<L: Layer>(
+    conn: &mut Connection<L>,
     peer: &mut Peer,
     now: &mut Instant,
     op: &Op,
@@ -241,7 +293,7 @@ pub fn apply(
 ) {
     let input = match op {
         Op::Receive(atoms) | Op::Offer(atoms) => {
-            let mut data = bytes(atoms, config);
+            let mut data = bytes(atoms, &config.echo);
             let capacity = conn.receive_capacity();
             let respect = matches!(op, Op::Receive(_));
             if respect {
@@ -287,11 +339,19 @@ pub fn apply(
     drain(conn, peer, *now, config);
 }
 
+/// Most deadlines a connection may need to finish, given the bytes it took: each byte
+/// is at most one frame, and each frame at most a few deadlines (a delayed piece of its
+/// echo, a write resumed). A fault delay with a 1-byte high watermark does need one
+/// deadline per held line, so the bound grows with the input; a livelock would not stop.
+pub fn deadline_budget(taken: usize) -> usize {
+    64 + 8 * taken
+}
+
 /// After the peer's end-of-stream the connection must be released within a bounded
 /// number of deadlines, whether the peer reads its echo (`reads`) or never reads again:
 /// every state has a deadline.
-pub fn finish(
-    conn: &mut Connection,
+pub fn finish<L: Layer>(
+    conn: &mut Connection<L>,
     peer: &mut Peer,
     now: &mut Instant,
     reads: bool,
@@ -299,7 +359,8 @@ pub fn finish(
 ) {
     apply(conn, peer, now, &Op::PeerClosed, config);
     peer.budget = if reads { usize::MAX } else { 0 };
-    for _ in 0..64 {
+    let budget = deadline_budget(peer.taken.len());
+    for _ in 0..budget {
         if peer.released {
             return;
         }
@@ -324,5 +385,5 @@ pub fn finish(
         assert_eq!(taken, 0);
         drain(conn, peer, *now, config);
     }
-    assert!(peer.released, "not released after 64 deadlines");
+    assert!(peer.released, "not released after {budget} deadlines");
 }
