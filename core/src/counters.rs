@@ -2,6 +2,7 @@
 
 /// What one connection has done so far.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Counters {
     /// Bytes taken from the peer.
     pub bytes_in: u64,

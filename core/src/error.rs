@@ -131,6 +131,11 @@ pub enum ConfigError {
 /// What a peer did that ends its connection with an error. Each one closes that
 /// connection only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "snake_case")
+)]
 pub enum PeerError {
     /// A line longer than `max_line`. The peer is told so in one line, then the connection
     /// closes gracefully.

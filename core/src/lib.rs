@@ -166,6 +166,8 @@ mod layer;
 mod output;
 mod registry;
 mod rng;
+#[cfg(feature = "serde")]
+mod serde_forms;
 mod snapshot;
 mod time;
 mod timers;

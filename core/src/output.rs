@@ -13,12 +13,25 @@ use crate::timers::Timer;
 /// Outputs come in this order: events first, then bytes to send, then our FIN, then the
 /// release; `Timeout` last, meaning "nothing more until this deadline or the next input".
 #[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "kind", rename_all = "snake_case")
+)]
 pub enum Output<'a> {
     /// Something the driver may log or show; it requires no action.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_forms::event::serialize")
+    )]
     Event(Event),
     /// Write these bytes, then report how many were written with
     /// [`Input::Written`](crate::Input::Written). The slice borrows the output queue:
     /// no copy is made between the core and the socket.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_forms::named_bytes::serialize")
+    )]
     Transmit(&'a [u8]),
     /// Shut down our write side (send FIN). Comes once, after all output was written.
     CloseWrite,
@@ -28,17 +41,30 @@ pub enum Output<'a> {
     /// `Timeout(None)`.
     Release {
         /// Why it ended.
+        #[cfg_attr(
+            feature = "serde",
+            serde(serialize_with = "crate::serde_forms::close_reason::serialize")
+        )]
         reason: CloseReason,
         /// Its traffic, all told.
         counters: Counters,
     },
     /// Everything is drained. Call [`Input::Tick`](crate::Input::Tick) at this deadline
     /// (if any) unless another input comes first.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_forms::at::serialize")
+    )]
     Timeout(Option<Instant>),
 }
 
 /// Something that happened on a connection, for logs and views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "snake_case")
+)]
 pub enum Event {
     /// Frames were queued for echo by one input: how many, and how many payload bytes.
     Echoed {
@@ -53,10 +79,13 @@ pub enum Event {
     /// edge-triggered readiness must read now; no new readiness event will say so.
     ReadResumed,
     /// A timer fired.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::timer"))]
     TimedOut(Timer),
     /// The peer caused an error; the connection is closing because of it.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::error"))]
     PeerError(PeerError),
     /// The connection stopped taking input and is flushing towards its FIN.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::reason"))]
     Closing(CloseReason),
     /// The connection had been quiet for a while and gave back buffer memory that a burst
     /// had made it grow: this many bytes of capacity. A driver may ask its allocator to
@@ -86,6 +115,11 @@ impl Event {
 
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "snake_case")
+)]
 pub enum CloseReason {
     /// The peer closed its side; everything was echoed.
     PeerClosed,
@@ -96,8 +130,10 @@ pub enum CloseReason {
     /// `collect` framing echoed its collection.
     Collected,
     /// A timer ended it.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::timer"))]
     TimedOut(Timer),
     /// The peer caused an error.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::error"))]
     PeerError(PeerError),
     /// The server shut down.
     Shutdown,

@@ -48,6 +48,7 @@ impl ConnId {
 
 /// Registry-wide counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RegistryCounters {
     /// Connections accepted.
     pub accepted: u64,

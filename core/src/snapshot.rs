@@ -9,6 +9,11 @@ use crate::timers::Deadlines;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Phase {
     /// Taking input and echoing it.
     Open,
@@ -55,6 +60,7 @@ pub struct EchoView<'a> {
 /// A view of one connection at one moment: its buffers (borrowed, not copied), limits,
 /// counters and running timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Snapshot<'a> {
     /// Life phase.
     pub phase: Phase,
@@ -72,12 +78,24 @@ pub struct Snapshot<'a> {
     pub receive_capacity: usize,
     /// Input taken but not yet echoed: whole lines held by backpressure, then the partial
     /// line.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_forms::bytes::serialize")
+    )]
     pub input: &'a [u8],
     /// Length of the partial line at the end of `input`.
     pub partial_len: usize,
     /// `collect` framing: the echo being held.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_forms::bytes::serialize")
+    )]
     pub collected: &'a [u8],
     /// Output queued and not yet written.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_forms::bytes::serialize")
+    )]
     pub output: &'a [u8],
     /// Where frames end in `output` (offsets past each frame's last byte). Empty unless
     /// `record_frames` is on.
@@ -91,6 +109,10 @@ pub struct Snapshot<'a> {
     /// Most bytes `output` can ever hold.
     pub output_bound: usize,
     /// Why the connection is closing or closed, once it is.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_forms::close_reason_opt::serialize")
+    )]
     pub close_reason: Option<CloseReason>,
     /// Counters so far.
     pub counters: Counters,

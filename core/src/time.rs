@@ -15,6 +15,11 @@ use core::time::Duration;
 /// sensible timeout is tens of milliseconds) and keeps the type a plain `u64` that
 /// crosses into JavaScript as a number without loss for 285 000 years.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Instant(u64);
 
 impl Instant {

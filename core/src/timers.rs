@@ -5,6 +5,11 @@ use crate::time::Instant;
 /// Every timer a connection can run; each is optional in the config except the flush and
 /// shutdown timers. The stream runs all but `Frame`, which belongs to the echo layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Timer {
     /// No progress in either direction.
     Idle,

@@ -20,6 +20,11 @@ pub const MIN_INPUT_BUFFER: usize = 4096;
 
 /// How input is cut into frames, and so what is echoed when.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum Framing {
     /// Every accepted byte is echoed, in order (RFC 862). A frame is one accepted chunk.
     Raw,
@@ -72,19 +77,34 @@ impl core::str::FromStr for Framing {
 /// of input, [`output_bound`](Self::output_bound) bytes of output and `max_collect`
 /// collected bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct EchoConfig {
     /// How input is cut into frames. Default: `line`.
     pub framing: Framing,
     /// Bytes put before every echoed frame. In `raw` framing a frame is one read, so the
     /// prefix lands wherever the transport happened to split the stream. Default: empty.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::text_or_bytes"))]
     pub prefix: Vec<u8>,
     /// Bytes put after every echoed frame, before its line terminator. Default: empty.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::text_or_bytes"))]
     pub suffix: Vec<u8>,
     /// A line equal to this (terminator stripped) closes the connection gracefully; in
     /// `collect` framing it releases the collected echo. Not used in `raw`. Default: `quit`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::serde_forms::text_or_bytes_opt")
+    )]
     pub quit_word: Option<Vec<u8>>,
     /// A line equal to this fails the connection with "fault injected", as a crashing
     /// handler would: its pending output is dropped and the socket closed. Default: off.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::serde_forms::text_or_bytes_opt")
+    )]
     pub fault_word: Option<Vec<u8>>,
     /// Close gracefully after this many echoed frames (`--once` is 1). Default: no limit.
     pub max_frames: Option<u64>,
@@ -101,6 +121,7 @@ pub struct EchoConfig {
     pub max_collect: usize,
     /// Close gracefully when a started line has not completed within this (slowloris).
     /// The clock stands still while backpressure pauses reading. Default: off.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::millis_opt"))]
     pub frame_timeout: Option<Duration>,
     /// Largest datagram echo (prefix + payload + suffix) the UDP echo sends. Default and
     /// maximum: 65 507.

@@ -11,6 +11,11 @@ pub const MAX_DELAY: Duration = Duration::from_secs(600);
 
 /// Sizes of the pieces output is offered in: each a random size in `min..=max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(deny_unknown_fields)
+)]
 pub struct Chunk {
     /// Smallest piece, at least 1.
     pub min: usize,
@@ -21,9 +26,15 @@ pub struct Chunk {
 /// Faults between the echo and the wire. Each is off by default; with all off the fault
 /// layer passes bytes through untouched.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct FaultConfig {
     /// Every echoed byte is held this long after the echo produced it before it may be
     /// written; order is kept. Default: off.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::millis_opt"))]
     pub delay: Option<Duration>,
     /// Output is offered in pieces of random size in this range, each its own write, so a
     /// client sees its replies fragmented. Default: off (as large as the socket takes).

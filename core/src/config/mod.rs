@@ -32,6 +32,11 @@ pub const MAX_SIZE: usize = isize::MAX as usize / 8;
 /// Build one with struct-update syntax over [`Config::default()`] (and over each
 /// section's default) and check it with [`Config::validate`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default, deny_unknown_fields)
+)]
 pub struct Config {
     /// The stream's rules: its timers and the connection limit.
     pub stream: StreamConfig,
