@@ -8,7 +8,9 @@ let loaded = false;
 
 /**
  * Loads the wasm module: from `bytes` when given (node tests read the file themselves),
- * else over HTTP next to the JS glue (the page).
+ * else over HTTP next to the JS glue (the page). `defaults` is the core's default config,
+ * `{stream: {...}, echo: {...}, faults: {...}}`: the form and the URL take every field's
+ * name from it (fields.js).
  */
 export async function loadEngine(bytes) {
   if (!loaded) {
@@ -20,8 +22,9 @@ export async function loadEngine(bytes) {
 }
 
 /**
- * A reverb-core registry behind the interface the shim uses. Ids are numbers; inputs and
- * outputs are plain objects (see wasm/src/lib.rs).
+ * A reverb-core registry behind the interface the shim uses. Ids are numbers; configs,
+ * inputs, outputs and snapshots are the core's own types as plain objects, enums tagged by
+ * `kind` (see the conventions in wasm/src/lib.rs).
  */
 export function createEngine(config) {
   const r = new Registry(config);

@@ -5,6 +5,7 @@
 import { Simulation, toBytes, printable } from './shim.js';
 import { PRESETS, presetByKey } from './presets.js';
 import { decode, encode } from './url.js';
+import { mergeConfig } from './fields.js';
 import { connCard } from './views/conn.js';
 import { renderLog } from './views/log.js';
 import { renderTimeline } from './views/timeline.js';
@@ -34,7 +35,7 @@ async function boot() {
     $('status').textContent = `Could not load the WebAssembly core: ${e.message}. Run \`cargo xtask web\` first.`;
     return;
   }
-  scenario = decode(location.search);
+  scenario = decode(location.search, engineApi.defaults);
   $('preset').innerHTML = PRESETS.map((p) => `<option value="${p.key}">${p.title}</option>`).join('');
   wireControls();
   start();
@@ -43,7 +44,7 @@ async function boot() {
 
 function effective() {
   const p = presetByKey(scenario.preset);
-  return { preset: p, config: { ...p.config, ...scenario.config }, sim: { ...p.sim, ...scenario.sim } };
+  return { preset: p, config: mergeConfig(p.config, scenario.config), sim: { ...p.sim, ...scenario.sim } };
 }
 
 /** (Re)starts the scenario; returns the core's complaint about the config, if any. */
@@ -65,7 +66,7 @@ function start() {
   $('seed').value = String(scenario.seed);
   $('lesson').innerHTML = `<b>${preset.title}.</b> ${preset.lesson}`;
   renderConfig($('config'), { config, sim: sim.sim, defaults: engineApi.defaults }, apply);
-  history.replaceState(null, '', encode(scenario));
+  history.replaceState(null, '', encode(scenario, engineApi.defaults));
   $('status').textContent = 'Ready. Press Play or Step.';
   render();
   return null;

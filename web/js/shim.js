@@ -83,14 +83,15 @@ class Pipe {
  * A simulated echo server with its clients.
  *
  * `engine` is what `createEngine(config)` of engine.js returns; `config` is the core's
- * config (plain object, core field names); `sim` overrides SIM_DEFAULTS; `clients` are
- * specs `{name, script: [{at, send} | {at, stop_reading} | {at, resume_reading} |
- * {at, half_close} | {at, abort}]}`, each optionally with its own `client_read_size`,
- * `latency`, `rx_cap` and `tx_cap` (else the simulation's).
+ * config (`{echo: {...}, stream: {...}}`, the core's names); `sim` overrides
+ * SIM_DEFAULTS; `clients` are specs `{name, script: [{at, send} | {at, stop_reading} |
+ * {at, resume_reading} | {at, half_close} | {at, abort}]}`, each optionally with its own
+ * `client_read_size`, `latency`, `rx_cap` and `tx_cap` (else the simulation's).
  */
 export class Simulation {
   constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [] }) {
-    this.config = { ...config, record_frames: true };
+    // The views show where frames end in the output queue.
+    this.config = { ...config, echo: { ...config.echo, record_frames: true } };
     this.sim = { ...SIM_DEFAULTS, ...sim };
     // A zero-byte read or buffer would stall the loop forever (or spin it on empty reads).
     for (const key of ['read_size', 'rx_cap', 'tx_cap', 'client_read_size']) {
@@ -413,10 +414,11 @@ export class Simulation {
   }
 
   onEvent(c, out) {
+    const e = out.event;
     let text;
-    switch (out.event) {
+    switch (e.kind) {
       case 'echoed':
-        text = `echoed ${out.frames} frame${out.frames === 1 ? '' : 's'} (${out.bytes} B)`;
+        text = `echoed ${e.frames} frame${e.frames === 1 ? '' : 's'} (${e.bytes} B)`;
         break;
       case 'read_paused':
         text = 'output at high watermark: reading paused';
@@ -425,35 +427,37 @@ export class Simulation {
         text = 'output drained to low watermark: reading resumed';
         break;
       case 'timed_out':
-        text = `${out.timer.replace('_', ' ')} timer fired`;
+        text = `${e.timer.replace('_', ' ')} timer fired`;
         break;
       case 'peer_error':
-        text = `peer error: ${out.error}`;
+        text = `peer error: ${e.error.text}`;
         break;
       case 'closing':
-        text = `closing: ${out.reason}`;
+        text = `closing: ${e.reason.text}`;
         break;
       case 'buffers_released':
-        text = `quiet for a while: ${out.bytes} B of buffers given back`;
+        text = `quiet for a while: ${e.bytes} B of buffers given back`;
         break;
       default:
-        text = out.event;
+        text = e.kind;
     }
-    this.log(c, 'event', text, undefined, out.event);
+    this.log(c, 'event', text, undefined, e.kind);
   }
 
   onRelease(c, out) {
-    c.released = { reason: out.reason, graceful: out.graceful, t: this.now };
+    // The core's words for why, and whether the peer got all it was owed.
+    const { text: reason, graceful } = out.reason;
+    c.released = { reason, graceful, t: this.now };
     c.snapshot = this.engine.snapshot(c.id) ?? c.snapshot;
     c.blocked = false;
     // The socket is closed: what the kernel still had to read is dropped. A graceful end
     // has sent its FIN already; anything else resets the connection.
     c.rx.buf = [];
     c.rx.inflight = [];
-    if (!out.graceful) {
+    if (!graceful) {
       c.tx.inflight = [{ at: this.arrival(c, c.tx), bytes: [], rst: true }];
     }
-    this.log(c, 'release', `released: ${out.reason}${out.graceful ? '' : ' (socket reset)'}`);
+    this.log(c, 'release', `released: ${reason}${graceful ? '' : ' (socket reset)'}`);
   }
 
   scripted(c) {

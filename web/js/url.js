@@ -1,41 +1,31 @@
 // The scenario, seed and config live in the URL's query, so a view can be shared: only
 // values that differ from the preset are written, and reading them back gives the same
-// run (the simulation is deterministic for a seed).
+// run (the simulation is deterministic for a seed). Config fields are named as the core
+// names them (see fields.js): `max_line=64`, or `echo.max_line=64` where a bare name
+// would be ambiguous; both forms are read.
 
 import { SIM_DEFAULTS } from './shim.js';
 import { presetByKey } from './presets.js';
-
-/** Core config fields the page edits, with their kind. */
-export const CONFIG_FIELDS = {
-  framing: 'string',
-  prefix: 'string',
-  suffix: 'string',
-  quit_word: 'word',
-  fault_word: 'word',
-  max_line: 'int',
-  high_watermark: 'int',
-  low_watermark: 'int',
-  idle_timeout: 'ms',
-  frame_timeout: 'ms',
-  write_stall_timeout: 'ms',
-  flush_timeout: 'int',
-  linger: 'ms',
-};
+import { configFields, getValue, parseValue, setValue } from './fields.js';
 
 export const SIM_FIELDS = Object.keys(SIM_DEFAULTS);
 
-/** The scenario a query string names: `{preset, seed, config, sim}` (overrides only). */
-export function decode(search) {
+/**
+ * The scenario a query string names: `{preset, seed, config, sim}` (overrides only, the
+ * config by section). `defaults` is the core's default config, which names the fields.
+ */
+export function decode(search, defaults) {
   const q = new URLSearchParams(search);
   const preset = presetByKey(q.get('preset') ?? '').key;
   const seed = Number.parseInt(q.get('seed') ?? '1', 10);
   const config = {};
-  for (const [field, kind] of Object.entries(CONFIG_FIELDS)) {
-    if (!q.has(field)) continue;
-    const raw = q.get(field);
-    if (kind === 'string') config[field] = raw;
-    else if (kind === 'word' || kind === 'ms') config[field] = raw === '' || raw === 'off' ? null : kind === 'ms' ? toInt(raw) : raw;
-    else config[field] = toInt(raw);
+  for (const field of configFields(defaults)) {
+    const raw = q.get(field.param) ?? q.get(field.path);
+    if (raw === null) continue;
+    // In a URL, `off` (or nothing) turns an optional field off; a number is never negative.
+    if (field.off && (raw === '' || raw === 'off')) setValue(config, field, null);
+    else if (field.type === 'number') setValue(config, field, toInt(raw));
+    else setValue(config, field, parseValue(field, raw));
   }
   const sim = {};
   for (const field of SIM_FIELDS) if (q.has(field)) sim[field] = toInt(q.get(field));
@@ -43,14 +33,13 @@ export function decode(search) {
 }
 
 /** The query string for a scenario; values equal to the preset's are left out. */
-export function encode({ preset, seed, config = {}, sim = {} }) {
+export function encode({ preset, seed, config = {}, sim = {} }, defaults) {
   const p = presetByKey(preset);
   const q = new URLSearchParams({ preset: p.key, seed: String(seed) });
-  for (const field of Object.keys(CONFIG_FIELDS)) {
-    if (!(field in config)) continue;
-    const value = config[field];
-    if (value === p.config[field]) continue;
-    q.set(field, value === null ? 'off' : String(value));
+  for (const field of configFields(defaults)) {
+    const value = getValue(config, field);
+    if (value === undefined || value === getValue(p.config, field)) continue;
+    q.set(field.param, value === null ? 'off' : String(value));
   }
   for (const field of SIM_FIELDS) {
     if (!(field in sim)) continue;

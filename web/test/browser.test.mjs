@@ -133,6 +133,8 @@ test('the config lives in the URL and a bad config shows the core\'s message', a
   await page.click('#finish');
   assert.equal(await stageText(page, 0, 'got'), '>>hello\n');
   await page.click('#config-panel summary');
+  assert.equal(await page.inputValue('#cfg-prefix'), '>>', 'the form shows the value from the URL');
+  assert.equal(await page.inputValue('#cfg-max_line'), '16384', 'and the core default for the rest');
   await page.fill('#cfg-low_watermark', '999999');
   await page.click('#config button[type="submit"]');
   assert.match(await page.textContent('#config [role="alert"]'), /low watermark .* must be below high watermark/);

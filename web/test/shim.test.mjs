@@ -11,6 +11,7 @@ import { Simulation, framesAfter, printable, toBytes } from '../js/shim.js';
 import { PRESETS, presetByKey } from '../js/presets.js';
 import { mulberry32 } from '../js/rng.js';
 import { decode, encode } from '../js/url.js';
+import { configFields } from '../js/fields.js';
 
 const wasm = readFileSync(fileURLToPath(new URL('../pkg/reverb_wasm_bg.wasm', import.meta.url)));
 const { createEngine, defaults } = await loadEngine(wasm);
@@ -31,11 +32,11 @@ function runToEnd(sim) {
 }
 
 test('the engine reports the core defaults and refuses unknown config fields', () => {
-  assert.equal(defaults.framing, 'line');
-  assert.equal(defaults.quit_word, 'quit');
-  assert.equal(defaults.fault_word, null);
-  assert.throws(() => createEngine({ framming: 'raw' }), /unknown config field "framming"/);
-  assert.throws(() => createEngine({ high_watermark: 8, low_watermark: 8 }), /low watermark/);
+  assert.equal(defaults.echo.framing, 'line');
+  assert.equal(defaults.echo.quit_word, 'quit');
+  assert.equal(defaults.echo.fault_word, null);
+  assert.throws(() => createEngine({ echo: { framming: 'raw' } }), /unknown field `framming`/);
+  assert.throws(() => createEngine({ echo: { high_watermark: 8, low_watermark: 8 } }), /low watermark/);
 });
 
 for (const preset of PRESETS) {
@@ -136,7 +137,7 @@ test('an aborted client becomes a reset in the core, and the others carry on', (
 });
 
 test('the connection limit refuses a client without disturbing the first', () => {
-  const sim = new Simulation({ createEngine, config: { max_connections: 1 }, clients: [{}, {}] });
+  const sim = new Simulation({ createEngine, config: { stream: { max_connections: 1 } }, clients: [{}, {}] });
   assert.match(sim.conns[1].refused, /connection limit/);
   sim.send(0, 'x\n');
   runToEnd(sim);
@@ -144,7 +145,7 @@ test('the connection limit refuses a client without disturbing the first', () =>
 });
 
 test('raw framing echoes each read as one chunk, prefix and all', () => {
-  const sim = new Simulation({ createEngine, config: { framing: 'raw', prefix: '<', suffix: '>' }, sim: { read_size: 3 }, clients: [{}] });
+  const sim = new Simulation({ createEngine, config: { echo: { framing: 'raw', prefix: '<', suffix: '>' } }, sim: { read_size: 3 }, clients: [{}] });
   sim.send(0, 'abcdefg');
   runToEnd(sim);
   assert.equal(text(sim.conns[0].got), '<abc><def><g>');
@@ -160,11 +161,53 @@ test('helpers: frames from frame ends, printable bytes, the seeded RNG, the URL'
   const xs = Array.from({ length: 5 }, r1);
   assert.deepEqual(xs, Array.from({ length: 5 }, r2));
   assert.ok(xs.every((x) => x >= 0 && x < 1));
-  const scenario = { preset: 'split', seed: 9, config: { prefix: '> ', frame_timeout: 500, fault_word: null }, sim: { read_size: 3 } };
-  const q = encode(scenario);
-  assert.equal(q, '?preset=split&seed=9&fault_word=off&frame_timeout=500&read_size=3');
-  assert.deepEqual(decode(q), { preset: 'split', seed: 9, config: { fault_word: null, frame_timeout: 500 }, sim: { read_size: 3 } });
-  assert.equal(decode('?preset=nope').preset, PRESETS[0].key);
+});
+
+test('the URL names config fields as the core does, and old shared URLs still decode', () => {
+  const scenario = {
+    preset: 'split',
+    seed: 9,
+    config: { echo: { prefix: '> ', frame_timeout: 500, fault_word: null }, stream: { linger: null } },
+    sim: { read_size: 3 },
+  };
+  const q = encode(scenario, defaults);
+  assert.equal(q, '?preset=split&seed=9&fault_word=off&frame_timeout=500&linger=off&read_size=3');
+  assert.deepEqual(decode(q, defaults), {
+    preset: 'split',
+    seed: 9,
+    config: { echo: { fault_word: null, frame_timeout: 500 }, stream: { linger: null } },
+    sim: { read_size: 3 },
+  });
+  assert.equal(decode('?preset=nope', defaults).preset, PRESETS[0].key);
+  // A URL shared before the config had sections: flat names land in their section.
+  assert.deepEqual(decode('?preset=backpressure&max_line=64&idle_timeout=off&quit_word=&prefix=%3E%3E', defaults), {
+    preset: 'backpressure',
+    seed: 1,
+    config: { echo: { max_line: 64, quit_word: null, prefix: '>>' }, stream: { idle_timeout: null } },
+    sim: {},
+  });
+  // The qualified name is read too, and a field the page does not offer is not.
+  assert.deepEqual(decode('?echo.max_line=9&faults.delay=5&record_frames=false', defaults).config, { echo: { max_line: 9 } });
+});
+
+test('the form and the URL offer every config field the playground uses, from the core defaults', () => {
+  const fields = configFields(defaults);
+  const paths = fields.map((f) => f.path);
+  for (const path of ['echo.framing', 'echo.prefix', 'echo.quit_word', 'echo.max_line', 'echo.frame_timeout', 'stream.idle_timeout', 'stream.linger']) {
+    assert.ok(paths.includes(path), path);
+  }
+  assert.ok(!paths.some((p) => p.startsWith('faults.')), 'no fault layer in the playground');
+  assert.equal(fields.find((f) => f.path === 'echo.max_line').label, 'Max line (B)');
+  // A field the page knows nothing about still shows up, in its section, with a label.
+  const more = configFields({ ...defaults, stream: { ...defaults.stream, keepalive: null }, proxy: { max_header: 107 } });
+  const keepalive = more.find((f) => f.path === 'stream.keepalive');
+  assert.deepEqual([keepalive.label, keepalive.off, keepalive.param], ['Keepalive', true, 'keepalive']);
+  const header = more.find((f) => f.path === 'proxy.max_header');
+  assert.deepEqual([header.label, header.type, header.param], ['Max header', 'number', 'max_header']);
+  assert.deepEqual(decode('?max_header=200&keepalive=30', { ...defaults, proxy: { max_header: 107 }, stream: { ...defaults.stream, keepalive: null } }).config, {
+    stream: { keepalive: 30 },
+    proxy: { max_header: 200 },
+  });
 });
 
 test('random scenarios never break the run-loop contract or a capacity (seeded)', () => {
@@ -173,15 +216,19 @@ test('random scenarios never break the run-loop contract or a capacity (seeded)'
   const words = ['hello\n', 'a', 'b\n', 'quit\n', 'crash\n', 'x'.repeat(40), '\n', 'end\r\n'];
   for (let round = 0; round < 40; round++) {
     const config = {
-      framing: pick(['line', 'raw', 'collect']),
-      prefix: pick(['', '> ']),
-      fault_word: 'crash',
-      max_line: pick([16, 64, 1000]),
-      high_watermark: pick([8, 24, 100]),
-      low_watermark: 4,
-      frame_timeout: pick([null, 300]),
-      idle_timeout: pick([null, 900]),
-      write_stall_timeout: pick([null, 700]),
+      echo: {
+        framing: pick(['line', 'raw', 'collect']),
+        prefix: pick(['', '> ']),
+        fault_word: 'crash',
+        max_line: pick([16, 64, 1000]),
+        high_watermark: pick([8, 24, 100]),
+        low_watermark: 4,
+        frame_timeout: pick([null, 300]),
+      },
+      stream: {
+        idle_timeout: pick([null, 900]),
+        write_stall_timeout: pick([null, 700]),
+      },
     };
     const sim = new Simulation({
       createEngine,
@@ -243,7 +290,7 @@ test('each client can have its own latency and buffers', () => {
 });
 
 test('a read that ends in an over-long line shows its echoes and the error line as frames', () => {
-  const sim = new Simulation({ createEngine, config: { max_line: 4 }, sim: { read_size: 64 }, clients: [{}] });
+  const sim = new Simulation({ createEngine, config: { echo: { max_line: 4 } }, sim: { read_size: 64 }, clients: [{}] });
   sim.send(0, 'ok\nyes\ntoo long\n');
   runToEnd(sim);
   assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['ok\n', 'yes\n', 'error: line exceeds 4 bytes\n']);
