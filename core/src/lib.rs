@@ -14,7 +14,8 @@
 //! - [`Registry`]: owns the connections of one event loop, by generational [`ConnId`];
 //!   enforces `max_connections`, finds the earliest deadline in O(1), keeps counters. One
 //!   connection's failure is that connection's release and nothing else.
-//! - [`DatagramEcho`]: the UDP echo.
+//! - [`DatagramEcho`]: the UDP echo, which answers no service port, no echo loop
+//!   ([`LoopDetector`]) and no source beyond its token buckets ([`SourceLimiter`]).
 //! - [`Config`] / [`ValidConfig`]: the echo semantics and every limit, checked once.
 //! - [`Snapshot`]: a read-only view of a connection's buffers and timers.
 //!
@@ -163,12 +164,15 @@ mod faults;
 mod framing;
 mod input;
 mod layer;
+mod loops;
 mod output;
 mod registry;
 mod rng;
 #[cfg(feature = "serde")]
 mod serde_forms;
 mod snapshot;
+mod sources;
+mod table;
 mod time;
 mod timers;
 
@@ -178,14 +182,23 @@ pub use config::{
 };
 pub use connection::Connection;
 pub use counters::Counters;
-pub use datagram::{DatagramCounters, DatagramEcho, DatagramError};
+pub use datagram::{DatagramCounters, DatagramEcho, DatagramError, DatagramGuards, Unanswered};
 pub use echo::Echo;
 pub use error::{ConfigError, PeerError, RegistryError};
 pub use faults::Faults;
 pub use input::Input;
 pub use layer::{Layer, LayerState, Leftover};
+pub use loops::{
+    LoopDetector, LoopVerdict, PortPolicy, LOOP_PRONE_PORTS, LOOP_STRIKES, LOOP_TABLE_SIZE,
+    LOOP_WINDOW,
+};
 pub use output::{CloseReason, Event, Output};
 pub use registry::{ConnId, Registry, RegistryCounters};
 pub use snapshot::{EchoView, Phase, Snapshot};
+pub use sources::{
+    Source, SourceLimiter, SourceLimits, SourceLimitsError, DEFAULT_BURST,
+    DEFAULT_BYTES_PER_SECOND, DEFAULT_DATAGRAMS_PER_SECOND, MAX_BURST, MAX_BYTES_PER_SECOND,
+    MAX_DATAGRAMS_PER_SECOND, SOURCE_TABLE_SIZE,
+};
 pub use time::Instant;
 pub use timers::{Deadlines, Timer};

@@ -13,6 +13,7 @@ mod memory;
 mod properties;
 mod raw;
 mod registry;
+mod sources;
 mod timers;
 mod words;
 
