@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reverb_core::{
-    Config, ConfigError, EchoConfig, FaultConfig, Framing, StreamConfig, ValidConfig,
+    Config, ConfigError, EchoConfig, FaultConfig, Framing, PortPolicy, SourceLimits, StreamConfig,
+    ValidConfig,
 };
 
 use crate::logging::{LogFormat, Verbosity};
-use crate::server::{ServerOptions, MAX_CONNECTIONS_LIMIT};
+use crate::server::{lookup_user, ServerOptions, MAX_CONNECTIONS_LIMIT};
 use crate::units::{
     parse_bytes, parse_duration, parse_optional_duration, parse_size, Bytes, MaybeDuration,
 };
@@ -153,6 +154,9 @@ pub struct ServeArgs {
     /// Connections open at once (all threads); more are closed at once and counted
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Connections open at once from one client address; more are closed and counted [default: 1000, loopback clients exempt]
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
     /// Pending echo at which a connection stops reading
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
     pub high_watermark: usize,
@@ -162,6 +166,21 @@ pub struct ServeArgs {
     /// Largest UDP reply (prefix + datagram + suffix); larger ones are dropped
     #[arg(long, value_name = "SIZE", default_value = "65507", value_parser = parse_size)]
     pub max_datagram: usize,
+    /// UDP datagrams answered per second per source address; more are not answered
+    #[arg(long, value_name = "N", default_value_t = reverb_core::DEFAULT_DATAGRAMS_PER_SECOND)]
+    pub udp_source_rate: u64,
+    /// UDP reply bytes per second per source address
+    #[arg(long, value_name = "SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub udp_source_bandwidth: usize,
+    /// How much of those rates a quiet UDP source may use at once
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub udp_source_burst: Duration,
+    /// Answer UDP source ports 1-1023 too (never 0, 7, 9, 13, 17, 19, 37) [default: refused]
+    #[arg(long)]
+    pub udp_allow_low_source_ports: bool,
+    /// Allow --prefix/--suffix on a non-loopback --udp address: replies outgrow requests [default: refused]
+    #[arg(long)]
+    pub allow_udp_amplification: bool,
     /// Bytes per read; 2 shows fragmentation as the tutorials' recv(2) does
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = parse_size)]
     pub read_size: usize,
@@ -171,6 +190,9 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long connections may take to flush and close
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Become this user once every socket is bound (needs root) [default: stay who we are]
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
 }
 
 /// A command line that cannot run, found before anything is bound.
@@ -247,13 +269,57 @@ impl ServeArgs {
                 self.max_connections
             )));
         }
+        if self.max_connections_per_ip == Some(0) {
+            return Err(UsageError::Driver(
+                "max connections per ip must be at least 1: 0 would refuse every client".into(),
+            ));
+        }
+        self.check_amplification(&config)?;
+        let udp_limits = SourceLimits {
+            datagrams_per_second: self.udp_source_rate,
+            bytes_per_second: self.udp_source_bandwidth as u64,
+            burst: self.udp_source_burst,
+        };
+        udp_limits
+            .validate()
+            .map_err(|e| UsageError::Driver(e.to_string()))?;
+        let user = match &self.user {
+            Some(name) => Some(lookup_user(name).map_err(UsageError::Driver)?),
+            None => None,
+        };
         Ok(ServerOptions {
             listen: self.listen.clone(),
             udp: self.udp.clone(),
             threads,
             read_size: self.read_size,
             config,
+            udp_ports: if self.udp_allow_low_source_ports {
+                PortPolicy::RefuseLoopProne
+            } else {
+                PortPolicy::RefuseBelow1024
+            },
+            udp_limits,
+            max_connections_per_ip: self.max_connections_per_ip,
+            user,
         })
+    }
+
+    /// A UDP reply longer than its request makes reverb an amplifier: a forged source
+    /// gets more bytes than the forger sent. Off loopback that needs the user's word.
+    fn check_amplification(&self, config: &ValidConfig) -> Result<(), UsageError> {
+        let grows = !config.echo.prefix.is_empty() || !config.echo.suffix.is_empty();
+        if !grows || self.allow_udp_amplification {
+            return Ok(());
+        }
+        match self.udp.iter().find(|addr| !addr.ip().is_loopback()) {
+            Some(addr) => Err(UsageError::Driver(format!(
+                "udp://{addr} with --prefix/--suffix: every reply would be larger than its \
+                 request, so anyone forging a source address could use this server to \
+                 amplify a flood; listen on loopback, drop the prefix and suffix, or pass \
+                 --allow-udp-amplification"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -342,5 +408,58 @@ mod tests {
         assert!(serve(&["--threads", "0"]).options().is_err());
         let argv = ["reverb", "serve", "--once", "--max-frames", "3"];
         assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn security_flags_reach_the_options_and_impossible_ones_are_refused() {
+        let defaults = serve(&[]).options().unwrap();
+        assert_eq!(defaults.udp_ports, PortPolicy::RefuseBelow1024);
+        assert_eq!(defaults.udp_limits, SourceLimits::default());
+        assert_eq!(defaults.max_connections_per_ip, None);
+        let options = serve(&[
+            "--udp-source-rate",
+            "50",
+            "--udp-source-bandwidth",
+            "1MiB",
+            "--udp-source-burst",
+            "200ms",
+            "--udp-allow-low-source-ports",
+            "--max-connections-per-ip",
+            "7",
+        ])
+        .options()
+        .unwrap();
+        assert_eq!(options.udp_ports, PortPolicy::RefuseLoopProne);
+        assert_eq!(options.udp_limits.datagrams_per_second, 50);
+        assert_eq!(options.udp_limits.bytes_per_second, 1 << 20);
+        assert_eq!(options.max_connections_per_ip, Some(7));
+        let refused = |args: &[&str], needle: &str| {
+            let message = serve(args).options().unwrap_err().to_string();
+            assert!(message.contains(needle), "{args:?}: {message}");
+        };
+        refused(&["--udp-source-rate", "0"], "udp source rate");
+        refused(
+            &["--udp-source-rate", "1", "--udp-source-burst", "10ms"],
+            "less than one",
+        );
+        refused(&["--max-connections-per-ip", "0"], "at least 1");
+        refused(
+            &["--udp", "0.0.0.0:7", "--suffix", "!"],
+            "--allow-udp-amplification",
+        );
+        refused(&["--user", "no-such-user-reverb"], "no user named");
+        // Amplification on loopback, or with the opt-in, is the user's call.
+        serve(&["--udp", "127.0.0.1:7", "--suffix", "!"])
+            .options()
+            .unwrap();
+        serve(&[
+            "--udp",
+            "[::]:7",
+            "--suffix",
+            "!",
+            "--allow-udp-amplification",
+        ])
+        .options()
+        .unwrap();
     }
 }

@@ -8,6 +8,8 @@
 //! connection count behind `--max-connections`, touched once per accept and release.
 
 mod memory;
+mod per_ip;
+mod privileges;
 mod signals;
 mod stats;
 mod tcp;
@@ -21,11 +23,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::thread;
 
-use reverb_core::ValidConfig;
+use reverb_core::{PortPolicy, SourceLimits, ValidConfig};
 use socket2::Type;
 
 use crate::net::{self, Sharing};
 
+pub use per_ip::DEFAULT_MAX_CONNECTIONS_PER_IP;
+pub use privileges::{lookup_user, User};
 pub use stats::{Summary, WorkerStats};
 
 /// The most connections one process may hold. Keeps every connection's slot index far
@@ -46,6 +50,14 @@ pub struct ServerOptions {
     pub read_size: usize,
     /// The echo semantics and limits.
     pub config: ValidConfig,
+    /// Which UDP source ports are answered.
+    pub udp_ports: PortPolicy,
+    /// Each UDP source address's token buckets.
+    pub udp_limits: SourceLimits,
+    /// `--max-connections-per-ip`; `None` is the default (network clients only).
+    pub max_connections_per_ip: Option<usize>,
+    /// The user to become once every socket is bound.
+    pub user: Option<User>,
 }
 
 /// An address that could not be bound.
@@ -59,6 +71,23 @@ pub struct BindError {
     /// What the system said.
     #[source]
     pub source: io::Error,
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// An address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// `--user` could not be become.
+    #[error("cannot run as user {user:?}: {source}")]
+    User {
+        /// The user asked for.
+        user: String,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn explain(error: &io::Error) -> String {
@@ -79,6 +108,8 @@ pub(crate) struct Control {
     pub(crate) stopping: AtomicBool,
     /// Connections open across all workers, for `--max-connections`.
     pub(crate) live: AtomicUsize,
+    /// Connections open per client address, for `--max-connections-per-ip`.
+    pub(crate) per_ip: per_ip::PerIp,
     /// Workers that have returned.
     pub(crate) finished: AtomicUsize,
 }
@@ -101,8 +132,9 @@ pub struct Server {
 
 impl Server {
     /// Binds every address once per thread. With port 0 the first socket's real port is
-    /// used for the others, so all threads share one port.
-    pub fn bind(options: ServerOptions) -> Result<Server, BindError> {
+    /// used for the others, so all threads share one port. Then, with `--user`, becomes
+    /// that user before anything is read; as root without it, says so.
+    pub fn bind(options: ServerOptions) -> Result<Server, StartError> {
         let threads = options.threads.max(1);
         let sharing = if threads > 1 {
             Sharing::Shared
@@ -138,6 +170,20 @@ impl Server {
             }
             udp_addrs.push(real);
         }
+        match &options.user {
+            Some(user) => {
+                privileges::become_user(user).map_err(|source| StartError::User {
+                    user: user.name.clone(),
+                    source,
+                })?;
+                tracing::info!(user = %user.name, uid = user.uid, "privileges dropped");
+            }
+            None if privileges::running_as_root() => tracing::warn!(
+                "running as root: every socket is bound, so --user NAME would drop root now; \
+                 a bug reachable from the network would otherwise run with root's rights"
+            ),
+            None => {}
+        }
         Ok(Server {
             options,
             sockets,
@@ -168,6 +214,7 @@ impl Server {
         let control = Arc::new(Control {
             stopping: AtomicBool::new(false),
             live: AtomicUsize::new(0),
+            per_ip: per_ip::PerIp::new(self.options.max_connections_per_ip),
             finished: AtomicUsize::new(0),
         });
         let mut watch = signals::SignalWatch::new()?;

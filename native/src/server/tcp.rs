@@ -50,6 +50,8 @@ struct Conn {
     opened: Instant,
     /// `worker/n` for logs: the n-th connection of that worker.
     name: String,
+    /// Whether `--max-connections-per-ip` counts it (to uncount at release).
+    per_ip: bool,
     /// Whether the connection is in the read queue.
     queued: bool,
 }
@@ -66,8 +68,11 @@ pub(crate) struct Connections {
     read_queue: VecDeque<ConnId>,
     control: Arc<Control>,
     worker: usize,
-    /// Connections closed at once because `--max-connections` were open.
+    /// Connections closed at once because `--max-connections` were open, or their
+    /// address held `--max-connections-per-ip`.
     pub(crate) refused: u64,
+    /// Of `refused`, those refused for `--max-connections-per-ip`.
+    pub(crate) refused_per_ip: u64,
     /// This event loop's rate-limited warnings (the worker's too).
     pub(crate) warnings: Warnings,
     /// Freed buffer memory waiting to be returned to the system.
@@ -89,6 +94,7 @@ impl Connections {
             control,
             worker,
             refused: 0,
+            refused_per_ip: 0,
             warnings: Warnings::new(),
             memory: MemoryReturn::default(),
         }
@@ -110,8 +116,8 @@ impl Connections {
         self.registry.next_deadline()
     }
 
-    /// Takes a freshly accepted socket, or closes it at once when the limit is reached or
-    /// the loop is shutting down.
+    /// Takes a freshly accepted socket, or closes it at once when a limit is reached (the
+    /// process's, or the client address's) or the loop is shutting down.
     pub(crate) fn admit(
         &mut self,
         selector: &mio::Registry,
@@ -128,10 +134,29 @@ impl Connections {
             }
             return;
         }
+        let per_ip = match self.control.per_ip.open(peer.ip()) {
+            Ok(counted) => counted,
+            Err(limit) => {
+                self.control.live.fetch_sub(1, Ordering::AcqRel);
+                self.refused += 1;
+                self.refused_per_ip += 1;
+                if self.warnings.allow(Warning::PerIpLimit, now) {
+                    tracing::warn!(
+                        %peer,
+                        "{limit} connections from this address are open \
+                         (--max-connections-per-ip): closing its new ones"
+                    );
+                }
+                return;
+            }
+        };
         let id = match self.registry.accept(now) {
             Ok(id) => id,
             Err(e) => {
                 self.control.live.fetch_sub(1, Ordering::AcqRel);
+                if per_ip {
+                    self.control.per_ip.close(peer.ip());
+                }
                 tracing::debug!(%peer, "connection refused: {e}");
                 return;
             }
@@ -156,6 +181,7 @@ impl Connections {
             registration: Registration::registered(interest),
             opened: now,
             name,
+            per_ip,
             queued: false,
         });
         if let Err(e) = registered {
@@ -383,6 +409,9 @@ impl Connections {
             let _ = selector.deregister(&mut conn.stream);
         }
         self.control.live.fetch_sub(1, Ordering::AcqRel);
+        if conn.per_ip {
+            self.control.per_ip.close(conn.peer.ip());
+        }
         log_close(&conn, reason, counters, now);
         // Dropping the stream closes the socket.
     }

@@ -1,11 +1,22 @@
 //! UDP echo on one socket of one event loop: each datagram through the core's
-//! [`DatagramEcho`], the reply sent back to its source. UDP is lossy by contract, so a
-//! reply the socket cannot take now is dropped and counted, never queued.
+//! [`DatagramEcho::answer`], the reply sent back to its source. UDP is lossy by contract,
+//! so a reply the socket cannot take now is dropped and counted, never queued.
+//!
+//! A datagram's source is only what its sender wrote, so the core decides per source
+//! whether to answer at all (service ports, echo loops, token buckets); this module
+//! turns the socket address into the core's [`Source`], logs the refusals through the
+//! rate-limited [`Warnings`] and counts them.
 
 use std::io;
+use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
-use reverb_core::{DatagramEcho, ValidConfig};
+use reverb_core::{
+    DatagramEcho, DatagramGuards, Instant, Source, Unanswered, ValidConfig, LOOP_WINDOW,
+};
+
+use super::stats::WorkerStats;
+use super::warnings::{Warning, Warnings};
 
 /// Datagrams handled per readiness event before the socket goes to the back of the queue,
 /// so a flood on UDP cannot starve the TCP connections of the same loop.
@@ -36,24 +47,32 @@ pub(crate) enum Drained {
 }
 
 impl UdpEcho {
-    pub(crate) fn new(socket: UdpSocket, config: ValidConfig) -> Self {
+    pub(crate) fn new(socket: UdpSocket, config: ValidConfig, guards: DatagramGuards) -> Self {
         UdpEcho {
             socket,
-            echo: DatagramEcho::new(config),
+            echo: DatagramEcho::guarded(config, guards),
             buf: vec![0; RECV_BUFFER],
             reply: Vec::new(),
             send_dropped: 0,
         }
     }
 
-    /// Datagrams echoed and dropped (reply too large for `max_datagram`, or unsendable).
-    pub(crate) fn counts(&self) -> (u64, u64) {
+    /// What this socket answered and refused, as the worker's statistics count it.
+    pub(crate) fn stats(&self) -> WorkerStats {
         let c = self.echo.counters();
-        (c.echoed, c.dropped + self.send_dropped)
+        WorkerStats {
+            datagrams_echoed: c.echoed,
+            datagrams_dropped: c.dropped + self.send_dropped,
+            datagrams_source_port: c.refused_port,
+            datagrams_looped: c.looped,
+            loops_found: c.loops_found,
+            datagrams_rate_limited: c.rate_limited,
+            ..WorkerStats::default()
+        }
     }
 
     /// Reads and answers datagrams until `WouldBlock` or the budget.
-    pub(crate) fn on_readable(&mut self) -> Drained {
+    pub(crate) fn on_readable(&mut self, now: Instant, warnings: &mut Warnings) -> Drained {
         for _ in 0..DATAGRAM_BUDGET {
             let (len, from) = match self.socket.recv_from(&mut self.buf) {
                 Ok(got) => got,
@@ -66,10 +85,13 @@ impl UdpEcho {
                     continue;
                 }
             };
-            let reply = match self.echo.echo(&self.buf[..len], &mut self.reply) {
+            let answer = self
+                .echo
+                .answer(now, source(from), &self.buf[..len], &mut self.reply);
+            let reply = match answer {
                 Ok(reply) => reply,
-                Err(e) => {
-                    tracing::debug!(peer = %from, "udp datagram dropped: {e}");
+                Err(refused) => {
+                    log_refusal(refused, from, warnings, now);
                     continue;
                 }
             };
@@ -86,5 +108,47 @@ impl UdpEcho {
             }
         }
         Drained::More
+    }
+}
+
+/// The core's name for a socket address: IPv4 as IPv4-mapped IPv6.
+fn source(addr: SocketAddr) -> Source {
+    match addr {
+        SocketAddr::V4(a) => Source::v4(a.ip().octets(), a.port()),
+        SocketAddr::V6(a) => Source::v6(a.ip().octets(), a.port()),
+    }
+}
+
+fn log_refusal(refused: Unanswered, peer: SocketAddr, warnings: &mut Warnings, now: Instant) {
+    let warning = match refused {
+        Unanswered::SourcePort { .. } => Warning::UdpSourcePort,
+        Unanswered::Loop { found: true } => Warning::UdpLoop,
+        Unanswered::RateLimited => Warning::UdpRateLimit,
+        Unanswered::Loop { found: false } | Unanswered::Echo(_) => {
+            tracing::debug!(%peer, "udp datagram not answered: {refused}");
+            return;
+        }
+    };
+    if !warnings.allow(warning, now) {
+        return;
+    }
+    match refused {
+        Unanswered::SourcePort { port } => tracing::warn!(
+            %peer,
+            "udp datagram from source port {port} not answered: ports below 1024 are \
+             services (7 echo, 19 chargen, ...), and answering one could start an endless \
+             loop (--udp-allow-low-source-ports answers all but 0, 7, 9, 13, 17, 19, 37)"
+        ),
+        Unanswered::Loop { .. } => tracing::warn!(
+            %peer,
+            "udp echo loop: this peer keeps sending back what we sent it; not answering it \
+             until it has been quiet for {} s",
+            LOOP_WINDOW.as_secs()
+        ),
+        _ => tracing::warn!(
+            %peer,
+            "udp source over its rate limit (--udp-source-rate, --udp-source-bandwidth): \
+             datagrams not answered until its bucket refills"
+        ),
     }
 }

@@ -1,7 +1,7 @@
 //! Warnings that a hostile load can set off by the thousand — a peer per over-long line,
-//! a connect storm at the connection limit, a run out of descriptors — rate-limited per
-//! kind: the first few of each second are logged as they are, the rest are counted and
-//! reported in one line when the second is over.
+//! a connect storm at the connection limit, a run out of descriptors, forged datagrams —
+//! rate-limited per kind: the first few of each second are logged as they are, the rest
+//! are counted and reported in one line when the second is over.
 
 use std::time::Duration;
 
@@ -29,15 +29,27 @@ pub(crate) enum Warning {
     CollectTooLarge,
     /// A peer sent the fault word.
     FaultWord,
+    /// A new connection closed at once: its address holds `--max-connections-per-ip`.
+    PerIpLimit,
+    /// A datagram from a service's source port (or one below 1024) went unanswered.
+    UdpSourcePort,
+    /// A UDP peer was found in an echo loop with us.
+    UdpLoop,
+    /// A UDP source went over its token bucket.
+    UdpRateLimit,
 }
 
 impl Warning {
-    const ALL: [Warning; 5] = [
+    const ALL: [Warning; 9] = [
         Warning::ConnectionLimit,
         Warning::OutOfDescriptors,
         Warning::LineTooLong,
         Warning::CollectTooLarge,
         Warning::FaultWord,
+        Warning::PerIpLimit,
+        Warning::UdpSourcePort,
+        Warning::UdpLoop,
+        Warning::UdpRateLimit,
     ];
 
     /// The kind of warning a peer error is.
@@ -56,6 +68,10 @@ impl Warning {
             Warning::LineTooLong => "line too long",
             Warning::CollectTooLarge => "collect too large",
             Warning::FaultWord => "fault word",
+            Warning::PerIpLimit => "per-address connection limit",
+            Warning::UdpSourcePort => "udp source port",
+            Warning::UdpLoop => "udp echo loop",
+            Warning::UdpRateLimit => "udp source rate limit",
         }
     }
 }

@@ -2,6 +2,8 @@
 //! and a waker, sleeping until readiness or the core's next deadline — zero CPU while
 //! idle.
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
-use reverb_core::{Instant, RegistryCounters};
+use reverb_core::{DatagramGuards, Instant, RegistryCounters};
 
 use super::stats::WorkerStats;
 use super::tcp::Connections;
@@ -97,7 +99,8 @@ pub(crate) struct Worker {
     backoff: Duration,
     stopping_since: Option<Instant>,
     shutdown_timeout: Duration,
-    udp_totals: (u64, u64),
+    /// What the UDP sockets closed at shutdown had counted.
+    udp_totals: WorkerStats,
 }
 
 impl Worker {
@@ -118,7 +121,14 @@ impl Worker {
         for (i, mut socket) in sockets.udp.into_iter().enumerate() {
             poll.registry()
                 .register(&mut socket, Token(UDP_BASE + i), Interest::READABLE)?;
-            udp.push(UdpEcho::new(socket, options.config.clone()));
+            let guards = DatagramGuards {
+                ports: options.udp_ports,
+                limits: options.udp_limits,
+                // Per process and socket, unknown to senders: they cannot aim forged
+                // sources at one slot of the per-source tables.
+                seed: RandomState::new().hash_one(i),
+            };
+            udp.push(UdpEcho::new(socket, options.config.clone(), guards));
         }
         Ok(Worker {
             index,
@@ -140,7 +150,7 @@ impl Worker {
             backoff: BACKOFF_MIN,
             stopping_since: None,
             shutdown_timeout: options.config.stream.shutdown_timeout,
-            udp_totals: (0, 0),
+            udp_totals: WorkerStats::default(),
         })
     }
 
@@ -178,7 +188,7 @@ impl Worker {
                 match source(event.token()) {
                     Source::Waker => self.check_stop(now),
                     Source::Listener(i) => self.accept(i, now),
-                    Source::Udp(i) => self.receive(i),
+                    Source::Udp(i) => self.receive(i, now),
                     Source::Connection => {
                         self.tcp
                             .on_event(self.poll.registry(), event.token(), event, now);
@@ -190,7 +200,7 @@ impl Worker {
                 self.accept(i, now);
             }
             for i in std::mem::take(&mut self.udp_queue) {
-                self.receive(i);
+                self.receive(i, now);
             }
             if self.backoff_until.is_some_and(|at| at <= now) {
                 self.backoff_until = None;
@@ -273,9 +283,9 @@ impl Worker {
         }
     }
 
-    fn receive(&mut self, i: usize) {
+    fn receive(&mut self, i: usize, now: Instant) {
         if let Some(udp) = self.udp.get_mut(i) {
-            if udp.on_readable() == Drained::More {
+            if udp.on_readable(now, &mut self.tcp.warnings) == Drained::More {
                 self.udp_queue.push(i);
             }
         }
@@ -293,9 +303,7 @@ impl Worker {
             let _ = registry.deregister(&mut listener);
         }
         for mut udp in self.udp.drain(..) {
-            let (echoed, dropped) = udp.counts();
-            self.udp_totals.0 += echoed;
-            self.udp_totals.1 += dropped;
+            self.udp_totals += udp.stats();
             let _ = registry.deregister(&mut udp.socket);
         }
         self.accept_queue.clear();
@@ -311,20 +319,18 @@ impl Worker {
 
     fn stats(&self) -> WorkerStats {
         let c = self.tcp.registry().counters();
-        let (mut echoed, mut dropped) = self.udp_totals;
-        for udp in &self.udp {
-            let (e, d) = udp.counts();
-            echoed += e;
-            dropped += d;
-        }
-        WorkerStats {
+        let mut stats = WorkerStats {
             tcp: RegistryCounters {
                 refused: c.refused + self.tcp.refused,
                 ..*c
             },
-            datagrams_echoed: echoed,
-            datagrams_dropped: dropped,
+            refused_per_ip: self.tcp.refused_per_ip,
+            ..self.udp_totals
+        };
+        for udp in &self.udp {
+            stats += udp.stats();
         }
+        stats
     }
 }
 

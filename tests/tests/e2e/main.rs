@@ -8,6 +8,7 @@ mod closing;
 mod faults;
 mod memory;
 mod modes;
+mod security;
 mod signals;
 mod support;
 mod timers;

@@ -353,3 +353,65 @@ pub(crate) fn run(args: &[&str], stdin: &[u8]) -> (ExitStatus, String, String) {
     writer.join().unwrap();
     (status, out, err)
 }
+
+/// A raw IPv4 socket that sends UDP datagrams with any source address and port: how an
+/// attacker forges a datagram. Loopback destinations only.
+pub(crate) struct Forger {
+    socket: socket2::Socket,
+}
+
+impl Forger {
+    /// A raw socket (`IPPROTO_RAW`: we write the IP header), or why there is none — raw
+    /// sockets need root or `CAP_NET_RAW`.
+    pub(crate) fn new() -> Result<Forger, String> {
+        use socket2::{Domain, Protocol, Socket, Type};
+        Socket::new(
+            Domain::IPV4,
+            Type::from(libc::SOCK_RAW),
+            Some(Protocol::from(libc::IPPROTO_RAW)),
+        )
+        .map(|socket| Forger { socket })
+        .map_err(|e| format!("raw sockets are not allowed here ({e}); run as root"))
+    }
+
+    /// Sends `payload` to `to` as a UDP datagram that claims to come from `from`.
+    pub(crate) fn send(
+        &self,
+        from: std::net::SocketAddrV4,
+        to: std::net::SocketAddrV4,
+        payload: &[u8],
+    ) {
+        assert!(to.ip().is_loopback(), "forged datagrams stay on loopback");
+        let udp_len = 8 + payload.len();
+        let total = 20 + udp_len;
+        let mut packet = Vec::with_capacity(total);
+        // IPv4 header: version 4, 5 words; the kernel fills in the id and the checksum.
+        packet.extend_from_slice(&[0x45, 0]);
+        packet.extend_from_slice(&(total as u16).to_be_bytes());
+        packet.extend_from_slice(&[0, 0, 0x40, 0, 64, 17, 0, 0]);
+        packet.extend_from_slice(&from.ip().octets());
+        packet.extend_from_slice(&to.ip().octets());
+        // UDP header; a checksum of 0 means none (allowed over IPv4).
+        packet.extend_from_slice(&from.port().to_be_bytes());
+        packet.extend_from_slice(&to.port().to_be_bytes());
+        packet.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        packet.extend_from_slice(&[0, 0]);
+        packet.extend_from_slice(payload);
+        let dest = socket2::SockAddr::from(SocketAddr::V4(to));
+        let sent = self
+            .socket
+            .send_to(&packet, &dest)
+            .expect("send a forged datagram");
+        assert_eq!(sent, packet.len());
+    }
+}
+
+/// The resident memory of process `pid`, in KiB (Linux `/proc`).
+pub(crate) fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
