@@ -33,6 +33,15 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo doc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
+# deny.toml says which licenses, sources and crates are allowed, and why. Offline: it
+# reads Cargo.lock and the crates fetched above. Installing cargo-deny the first time
+# builds it from source (about 8 minutes on 2 cores); later runs skip it.
+step "cargo deny: licenses, sources, banned crates"
+if ! cargo deny --version >/dev/null 2>&1; then
+  cargo install --locked --quiet cargo-deny
+fi
+cargo deny --offline check --hide-inclusion-graph bans licenses sources
+
 # ---- the core stays pure --------------------------------------------------------------
 step "reverb-core builds for wasm32-unknown-unknown"
 cargo build --quiet -p reverb-core --target wasm32-unknown-unknown --release
