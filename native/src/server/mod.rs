@@ -9,6 +9,7 @@
 
 mod memory;
 mod signals;
+mod stack;
 mod stats;
 mod tcp;
 mod udp;
