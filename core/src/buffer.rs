@@ -18,8 +18,10 @@ pub(crate) struct OutputQueue {
     /// Bytes of `buf` already written.
     head: usize,
     /// Stream offsets (counted from the first byte ever queued) where frames end; `None`
-    /// unless frame recording is on.
-    marks: Option<VecDeque<u64>>,
+    /// unless frame recording is on (boxed: only a view asks for it, and every idle
+    /// connection would pay for the room: 8 bytes instead of 32).
+    #[allow(clippy::box_collection)]
+    marks: Option<Box<VecDeque<u64>>>,
     /// Stream offset of `buf[head]`.
     written: u64,
 }
@@ -27,7 +29,7 @@ pub(crate) struct OutputQueue {
 impl OutputQueue {
     pub(crate) fn new(record_frames: bool) -> Self {
         OutputQueue {
-            marks: record_frames.then(VecDeque::new),
+            marks: record_frames.then(Box::default),
             ..Self::default()
         }
     }
@@ -120,7 +122,7 @@ impl OutputQueue {
     pub(crate) fn frame_ends(&self) -> Vec<usize> {
         self.marks
             .iter()
-            .flatten()
+            .flat_map(|marks| marks.iter())
             .map(|&end| (end - self.written) as usize)
             .collect()
     }

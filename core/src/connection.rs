@@ -36,7 +36,9 @@ use crate::timers::{Deadlines, Timer};
 #[derive(Debug)]
 pub struct Connection<L = Echo> {
     stack: L,
-    durations: Durations,
+    /// The stream's durations are read from here (one pointer for all of them: an idle
+    /// connection's size is what a server with many of them pays).
+    config: ValidConfig,
     /// The time of the latest input: outputs are drained right after an input, so this is
     /// "now" for anything `poll_output` starts (the linger timer).
     now: Instant,
@@ -66,17 +68,6 @@ enum State {
     Releasing(CloseReason),
     /// Released.
     Released,
-}
-
-/// The stream's configured durations, copied out of the config so deadlines need no
-/// lookups.
-#[derive(Debug, Clone, Copy)]
-struct Durations {
-    idle: Option<Duration>,
-    write_stall: Option<Duration>,
-    flush: Duration,
-    linger: Option<Duration>,
-    shutdown: Duration,
 }
 
 /// When each stream timer started; a deadline is its start plus its duration. Keeping
@@ -114,16 +105,9 @@ impl<L: Layer> Connection<L> {
     /// A new connection over `stack`, open and reading, at time `now`; the stream's rules
     /// come from `config.stream`.
     pub fn with_stack(config: &ValidConfig, stack: L, now: Instant) -> Self {
-        let s = &config.stream;
         Connection {
             stack,
-            durations: Durations {
-                idle: s.idle_timeout,
-                write_stall: s.write_stall_timeout,
-                flush: s.flush_timeout,
-                linger: s.linger,
-                shutdown: s.shutdown_timeout,
-            },
+            config: config.clone(),
             now,
             state: State::Active,
             read_closed: false,
@@ -223,7 +207,7 @@ impl<L: Layer> Connection<L> {
             (self.state, pending, self.stack.state())
         {
             self.fin_sent = true;
-            self.state = if self.read_closed || self.durations.linger.is_none() {
+            self.state = if self.read_closed || self.config.stream.linger.is_none() {
                 State::Releasing(reason)
             } else {
                 self.timers.fin_at = Some(self.now);
@@ -426,77 +410,76 @@ impl<L: Layer> Connection<L> {
         let mut d = Deadlines::default();
         let after = |start: Option<Instant>, dur: Option<Duration>| Some(start? + dur?);
         let t = &self.timers;
+        let s = &self.config.stream;
         match self.state {
             State::Active => {
                 if self.stack.state() == LayerState::Open {
-                    d.set(
-                        Timer::Idle,
-                        after(Some(t.last_progress), self.durations.idle),
-                    );
+                    d.set(Timer::Idle, after(Some(t.last_progress), s.idle_timeout));
                 } else {
                     // Closing: it must end, whatever the peer does.
-                    d.set(
-                        Timer::Flush,
-                        after(t.stall_since, Some(self.durations.flush)),
-                    );
+                    d.set(Timer::Flush, after(t.stall_since, Some(s.flush_timeout)));
                 }
                 d.set(
                     Timer::WriteStall,
-                    after(t.stall_since, self.durations.write_stall),
+                    after(t.stall_since, s.write_stall_timeout),
                 );
             }
-            State::Lingering(_) => d.set(Timer::Linger, after(t.fin_at, self.durations.linger)),
+            State::Lingering(_) => d.set(Timer::Linger, after(t.fin_at, s.linger)),
             State::Releasing(_) | State::Released => return d,
         }
         d.set(
             Timer::Shutdown,
-            after(t.shutdown_at, Some(self.durations.shutdown)),
+            after(t.shutdown_at, Some(s.shutdown_timeout)),
         );
         d
     }
 
     /// Fires what is due at `now`, the most severe first: the stream's releasing timers,
-    /// then the stack's, then the idle timer (which asks the stack to close).
+    /// then the stack's, then the idle timer (which asks the stack to close). A firing can
+    /// make another timer due at once (an idle close starts the flush timer, which may be
+    /// past already), so it goes round until nothing is due.
     fn fire_timers(&mut self) {
         let now = self.now;
-        let mut fired = false;
-        for timer in [
-            Timer::Shutdown,
-            Timer::WriteStall,
-            Timer::Flush,
-            Timer::Linger,
-        ] {
-            let Some(at) = self.own_deadlines().get(timer) else {
-                continue;
-            };
-            if at > now || !matches!(self.state, State::Active | State::Lingering(_)) {
-                continue;
+        // Each round releases the connection or closes the stack, and neither happens
+        // twice: a few rounds at most. The bound only guards against a layer whose
+        // deadline stays in the past after its timeout was handled.
+        for _ in 0..=Timer::ALL.len() {
+            if !matches!(self.state, State::Active | State::Lingering(_)) {
+                break;
             }
-            fired = true;
-            self.events.push_back(Event::TimedOut(timer));
-            self.state = match (timer, self.state) {
-                // After our FIN everything owed was written: only the wait is cut short.
-                (Timer::Shutdown | Timer::Linger, State::Lingering(reason)) => {
-                    State::Releasing(reason)
-                }
-                _ => State::Releasing(CloseReason::TimedOut(timer)),
-            };
-        }
-        if self.state == State::Active && self.stack.deadline().is_some_and(|at| at <= now) {
-            fired = true;
-            self.stack.handle_timeout(now);
-        }
-        let idle = self.own_deadlines().get(Timer::Idle);
-        if self.state == State::Active && idle.is_some_and(|at| at <= now) {
-            fired = true;
-            self.events.push_back(Event::TimedOut(Timer::Idle));
-            self.stack.close(
-                now,
-                CloseReason::TimedOut(Timer::Idle),
-                Leftover::WholeFrames,
-            );
-        }
-        if fired {
+            let own = self.own_deadlines();
+            let due = |timer| own.get(timer).is_some_and(|at| at <= now);
+            let releasing = [
+                Timer::Shutdown,
+                Timer::WriteStall,
+                Timer::Flush,
+                Timer::Linger,
+            ]
+            .into_iter()
+            .find(|&timer| due(timer));
+            if let Some(timer) = releasing {
+                self.events.push_back(Event::TimedOut(timer));
+                self.state = match (timer, self.state) {
+                    // After our FIN everything owed was written: only the wait is cut short.
+                    (Timer::Shutdown | Timer::Linger, State::Lingering(reason)) => {
+                        State::Releasing(reason)
+                    }
+                    _ => State::Releasing(CloseReason::TimedOut(timer)),
+                };
+            } else if self.state == State::Active
+                && self.stack.deadline().is_some_and(|at| at <= now)
+            {
+                self.stack.handle_timeout(now);
+            } else if self.state == State::Active && due(Timer::Idle) {
+                self.events.push_back(Event::TimedOut(Timer::Idle));
+                self.stack.close(
+                    now,
+                    CloseReason::TimedOut(Timer::Idle),
+                    Leftover::WholeFrames,
+                );
+            } else {
+                break;
+            }
             self.settle();
         }
     }

@@ -96,6 +96,11 @@ pub enum ConfigError {
         /// The longest allowed.
         max: core::time::Duration,
     },
+    /// A probability outside `(0, 1]`.
+    #[error(
+        "probability {0} is not in (0, 1]: give a number like 0.01 (leave it unset to turn it off)"
+    )]
+    Probability(String),
     /// A chunk range whose smallest piece is larger than its largest.
     #[error("chunk range {min}..{max} is empty: the smallest piece must not exceed the largest")]
     ChunkRange {

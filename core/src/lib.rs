@@ -158,6 +158,7 @@ mod config;
 mod connection;
 mod counters;
 mod datagram;
+mod datagram_faults;
 mod echo;
 mod error;
 mod faults;
@@ -177,12 +178,13 @@ mod time;
 mod timers;
 
 pub use config::{
-    Chunk, Config, EchoConfig, FaultConfig, Framing, StreamConfig, ValidConfig, MAX_AFFIX_LEN,
-    MAX_CONNECTIONS, MAX_DELAY, MAX_SIZE, MAX_UDP_PAYLOAD, MIN_INPUT_BUFFER,
+    Chunk, Config, EchoConfig, FaultConfig, Framing, Probability, StreamConfig, ValidConfig,
+    MAX_AFFIX_LEN, MAX_CONNECTIONS, MAX_DELAY, MAX_SIZE, MAX_UDP_PAYLOAD, MIN_INPUT_BUFFER,
 };
 pub use connection::Connection;
 pub use counters::Counters;
 pub use datagram::{DatagramCounters, DatagramEcho, DatagramError, DatagramGuards, Unanswered};
+pub use datagram_faults::{DatagramFaults, Verdict, REORDER_HOLD};
 pub use echo::Echo;
 pub use error::{ConfigError, PeerError, RegistryError};
 pub use faults::Faults;
@@ -192,7 +194,7 @@ pub use loops::{
     LoopDetector, LoopVerdict, PortPolicy, LOOP_PRONE_PORTS, LOOP_STRIKES, LOOP_TABLE_SIZE,
     LOOP_WINDOW,
 };
-pub use output::{CloseReason, Event, Output};
+pub use output::{CloseReason, Event, Fault, Output};
 pub use registry::{ConnId, Registry, RegistryCounters};
 pub use snapshot::{EchoView, Phase, Snapshot};
 pub use sources::{

@@ -94,6 +94,9 @@ pub enum Event {
         /// Bytes of capacity given back.
         bytes: u64,
     },
+    /// The fault layer injected a fault, on purpose.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::fault"))]
+    Injected(Fault),
 }
 
 impl Event {
@@ -103,6 +106,7 @@ impl Event {
         match self {
             Event::TimedOut(Timer::Frame) => "echo",
             Event::TimedOut(_) => "stream",
+            Event::Injected(_) => "faults",
             Event::Echoed { .. }
             | Event::ReadPaused
             | Event::ReadResumed
@@ -139,6 +143,36 @@ pub enum CloseReason {
     Shutdown,
     /// The driver reported a transport failure.
     Reset,
+    /// The fault layer ended it, on purpose.
+    #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::fault"))]
+    Injected(Fault),
+}
+
+/// A fault the fault layer injects on purpose: never the peer's doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum Fault {
+    /// `reset_after` bytes were sent: the connection is reset (RST).
+    Reset,
+    /// `close_after` bytes were sent: the connection is closed (FIN).
+    Close,
+    /// A frame drew the `fault_chance`: the connection fails, as at the fault word.
+    Chance,
+}
+
+impl Fault {
+    /// A short lowercase name for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Fault::Reset => "injected reset",
+            Fault::Close => "injected close",
+            Fault::Chance => "injected fault",
+        }
+    }
 }
 
 impl CloseReason {
@@ -152,7 +186,14 @@ impl CloseReason {
                 | CloseReason::FrameLimit
                 | CloseReason::Collected
                 | CloseReason::Shutdown
+                | CloseReason::Injected(Fault::Close)
         )
+    }
+
+    /// Whether the driver should end the connection with a reset (RST) rather than a
+    /// plain close: only when a reset was asked for.
+    pub const fn wants_reset(self) -> bool {
+        matches!(self, CloseReason::Injected(Fault::Reset))
     }
 }
 
@@ -167,6 +208,7 @@ impl fmt::Display for CloseReason {
             CloseReason::PeerError(e) => write!(f, "{e}"),
             CloseReason::Shutdown => f.write_str("shutdown"),
             CloseReason::Reset => f.write_str("reset"),
+            CloseReason::Injected(fault) => f.write_str(fault.name()),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::echo::Echo;
 use crate::error::{PeerError, RegistryError};
 use crate::input::Input;
 use crate::layer::Layer;
-use crate::output::{CloseReason, Output};
+use crate::output::{CloseReason, Fault, Output};
 use crate::time::Instant;
 
 /// Stale timer entries are tolerated (they fire as harmless no-op ticks) until the heap
@@ -62,7 +62,7 @@ pub struct RegistryCounters {
     pub closed: u64,
     /// …of which ended gracefully.
     pub graceful: u64,
-    /// …of which by the fault word.
+    /// …of which by the fault word or an injected fault.
     pub faults: u64,
     /// …of which by another peer error (line or collection too large).
     pub peer_errors: u64,
@@ -362,7 +362,8 @@ impl<L: Layer> Registry<L> {
         c.closed += 1;
         match reason {
             r if r.is_graceful() => c.graceful += 1,
-            CloseReason::PeerError(PeerError::FaultInjected) => c.faults += 1,
+            CloseReason::PeerError(PeerError::FaultInjected)
+            | CloseReason::Injected(Fault::Chance) => c.faults += 1,
             CloseReason::PeerError(_) => c.peer_errors += 1,
             CloseReason::TimedOut(_) => c.timeouts += 1,
             _ => c.resets += 1,

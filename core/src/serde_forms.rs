@@ -26,7 +26,7 @@ use serde::ser::{SerializeMap, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PeerError;
-use crate::output::{CloseReason, Event};
+use crate::output::{CloseReason, Event, Fault};
 use crate::time::Instant;
 use crate::timers::{Deadlines, Timer};
 
@@ -266,6 +266,7 @@ named! {
     event: Event => "event", as_is;
     at: Option<Instant> => "at", as_is;
     n: usize => "n", as_is;
+    fault: Fault => "fault", as_is;
 }
 
 impl Serialize for Deadlines {
@@ -276,5 +277,20 @@ impl Serialize for Deadlines {
             map.serialize_entry(&timer, &self.get(timer))?;
         }
         map.end()
+    }
+}
+
+/// A probability as the number it is (`0.01`), read back through the same check as the
+/// command line's.
+impl Serialize for crate::config::Probability {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.get())
+    }
+}
+
+impl<'de> Deserialize<'de> for crate::config::Probability {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let p = f64::deserialize(d)?;
+        crate::config::Probability::new(p).map_err(serde::de::Error::custom)
     }
 }

@@ -205,7 +205,7 @@ fuzz_target!(|case: Case| {
     };
     if config.faults.is_active() {
         run(&case, config, |config, n, now| {
-            Faults::new(&config.faults, n, Echo::new(config.clone(), now))
+            Faults::new(&config.faults, n, now, Echo::new(config.clone(), now))
         });
     } else {
         run(&case, config, |config, _, now| {

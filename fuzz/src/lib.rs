@@ -124,7 +124,7 @@ impl Stack {
     pub fn new(config: &ValidConfig, n: u64, now: Instant) -> Stack {
         let echo = Echo::new(config.clone(), now);
         if config.faults.is_active() {
-            let faults = Faults::new(&config.faults, n, echo);
+            let faults = Faults::new(&config.faults, n, now, echo);
             Stack::Faulty(Connection::with_stack(config, faults, now))
         } else {
             Stack::Echo(Connection::with_stack(config, echo, now))

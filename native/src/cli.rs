@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reverb_core::{
-    Config, ConfigError, EchoConfig, FaultConfig, Framing, PortPolicy, SourceLimits, StreamConfig,
-    ValidConfig,
+    Chunk, Config, ConfigError, EchoConfig, FaultConfig, Framing, PortPolicy, Probability,
+    SourceLimits, StreamConfig, ValidConfig,
 };
 
 use crate::logging::{LogFormat, Verbosity};
 use crate::server::{lookup_user, ServerOptions, MAX_CONNECTIONS_LIMIT};
 use crate::units::{
-    parse_bytes, parse_duration, parse_optional_duration, parse_size, Bytes, MaybeDuration,
+    parse_bytes, parse_duration, parse_optional_duration, parse_probability, parse_range,
+    parse_rate, parse_size, Bytes, MaybeDuration,
 };
 
 /// Most event loop threads: far more than cores on any machine this serves from; beyond
@@ -193,6 +194,80 @@ pub struct ServeArgs {
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Faults injected on purpose, for testing clients.
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// `reverb serve`'s fault flags: a hostile network in the echo itself, each off by default.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Faults (each off by default; for testing clients)")]
+pub struct FaultArgs {
+    /// Hold each echo this long before sending it; order is kept
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub delay: Option<Duration>,
+    /// Add up to this much more delay, drawn at random for each echo
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub jitter: Option<Duration>,
+    /// Pace echo output to this many bytes per second, e.g. 64KiB/s
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub rate: Option<u64>,
+    /// Send echo output in pieces of random size in MIN..MAX, each its own write
+    #[arg(long, value_name = "MIN..MAX", value_parser = parse_range)]
+    pub chunk: Option<(usize, usize)>,
+    /// Reset (RST) a connection once this many bytes were echoed
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub reset_after: Option<usize>,
+    /// Close (FIN) a connection once this many bytes were echoed
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub close_after: Option<usize>,
+    /// Fail a connection at each echoed frame with probability P, as the fault word does
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub fault_chance: Option<Probability>,
+    /// UDP: drop each reply with probability P
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub drop: Option<Probability>,
+    /// UDP: send each reply twice with probability P
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub duplicate: Option<Probability>,
+    /// UDP: hold a reply back until after the next one with probability P
+    #[arg(long, value_name = "P", value_parser = parse_probability)]
+    pub reorder: Option<Probability>,
+    /// Seed for every random choice; the same seed repeats a run [default: random, printed]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+impl FaultArgs {
+    /// The core's fault section. Without `--seed`, a seed is drawn and printed at start so
+    /// that the run can be repeated; it matters only when a fault is on.
+    pub fn config(&self) -> FaultConfig {
+        let mut config = FaultConfig {
+            delay: self.delay,
+            jitter: self.jitter,
+            rate: self.rate,
+            chunk: self.chunk.map(|(min, max)| Chunk { min, max }),
+            reset_after: self.reset_after.map(|n| n as u64),
+            close_after: self.close_after.map(|n| n as u64),
+            fault_chance: self.fault_chance,
+            drop: self.drop,
+            duplicate: self.duplicate,
+            reorder: self.reorder,
+            seed: 0,
+        };
+        if config.is_active() || config.datagrams_active() {
+            config.seed = self.seed.unwrap_or_else(random_seed);
+        }
+        config
+    }
+}
+
+/// A seed nobody chose: the clock's nanoseconds and the process id, mixed.
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (nanos ^ u64::from(std::process::id()).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// A command line that cannot run, found before anything is bound.
@@ -235,7 +310,7 @@ impl ServeArgs {
                 max_datagram: self.max_datagram,
                 record_frames: false,
             },
-            faults: FaultConfig::default(),
+            faults: self.faults.config(),
         }
         .validate()
     }

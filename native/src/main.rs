@@ -76,6 +76,14 @@ fn serve(args: &ServeArgs) -> ExitCode {
                 "reverb: listening on udp://{addr} ({mode} mode, {threads})"
             );
         }
+        let faults = &options.config.faults;
+        if faults.is_active() || faults.datagrams_active() {
+            let _ = writeln!(
+                out,
+                "reverb: injecting faults: {faults} (repeat this run with --seed {})",
+                faults.seed
+            );
+        }
         let _ = out.flush();
     });
     match result {

@@ -87,6 +87,54 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// Parses a rate in bytes per second: a size with an optional `/s` (`64KiB/s`, `1MB/s`,
+/// `1000`).
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let size = text.strip_suffix("/s").unwrap_or(text);
+    let bytes =
+        parse_size(size).map_err(|e| format!("{e} (a rate is bytes per second: 64KiB/s)"))?;
+    if bytes == 0 {
+        return Err(format!(
+            "{text:?}: a rate must be at least 1 byte per second"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+/// Parses a range of sizes `MIN..MAX` (`4..64`, `1KiB..16KiB`), or one size `N` for
+/// `N..N`.
+pub fn parse_range(text: &str) -> Result<(usize, usize), String> {
+    let text = text.trim();
+    let (min, max) = match text.split_once("..") {
+        Some((min, max)) => (parse_size(min)?, parse_size(max)?),
+        None => {
+            let n = parse_size(text)?;
+            (n, n)
+        }
+    };
+    if min == 0 || min > max {
+        return Err(format!(
+            "{text:?}: a range is MIN..MAX with 1 <= MIN <= MAX (e.g. 4..64)"
+        ));
+    }
+    Ok((min, max))
+}
+
+/// Parses a probability: a number in (0, 1] (`0.01`, `1e-3`) or a percentage (`1%`).
+pub fn parse_probability(text: &str) -> Result<reverb_core::Probability, String> {
+    let text = text.trim();
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(percent) => (percent, 100.0),
+        None => (text, 1.0),
+    };
+    let p: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a probability (e.g. 0.01 or 1%)"))?;
+    reverb_core::Probability::new(p / scale).map_err(|e| e.to_string())
+}
+
 /// A byte string from the command line (a newtype, so clap treats it as one value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bytes(pub Vec<u8>);

@@ -45,7 +45,19 @@ fn the_default_config_is_one_object_per_section_with_durations_in_ms() {
                 "max_datagram": 65_507,
                 "record_frames": false,
             },
-            "faults": { "delay": null, "chunk": null, "seed": 0 },
+            "faults": {
+                "delay": null,
+                "jitter": null,
+                "rate": null,
+                "chunk": null,
+                "reset_after": null,
+                "close_after": null,
+                "fault_chance": null,
+                "drop": null,
+                "duplicate": null,
+                "reorder": null,
+                "seed": 0,
+            },
         })
     );
     assert_eq!(read::<Config>(json), Ok(Config::default()));

@@ -17,7 +17,7 @@ mod faults;
 mod stream;
 
 pub use echo::{EchoConfig, Framing, MAX_AFFIX_LEN, MAX_UDP_PAYLOAD, MIN_INPUT_BUFFER};
-pub use faults::{Chunk, FaultConfig, MAX_DELAY};
+pub use faults::{Chunk, FaultConfig, Probability, MAX_DELAY};
 pub use stream::{StreamConfig, MAX_CONNECTIONS};
 
 /// Largest value any size limit may have (`max_line`, the watermarks, `max_collect`,

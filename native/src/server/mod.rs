@@ -11,6 +11,7 @@ mod memory;
 mod per_ip;
 mod privileges;
 mod signals;
+mod stack;
 mod stats;
 mod tcp;
 mod udp;

@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
@@ -19,6 +20,7 @@ use reverb_core::{
 };
 
 use super::memory::MemoryReturn;
+use super::stack::Stack;
 use super::warnings::{Warning, Warnings};
 use super::Control;
 use crate::net::{read_once, write_until_blocked, ReadOutcome, Registration};
@@ -59,7 +61,7 @@ struct Conn {
 /// Every TCP connection of one event loop.
 #[derive(Debug)]
 pub(crate) struct Connections {
-    registry: Registry,
+    registry: Registry<Stack>,
     conns: Vec<Option<Conn>>,
     buf: Vec<u8>,
     /// Connections to read from before the next poll: their read budget ran out with data
@@ -100,7 +102,7 @@ impl Connections {
         }
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &Registry<Stack> {
         &self.registry
     }
 
@@ -150,7 +152,11 @@ impl Connections {
                 return;
             }
         };
-        let id = match self.registry.accept(now) {
+        // Connection numbers are unique across threads: the worker's index above its own
+        // count. They seed each connection's fault layer.
+        let number = (self.worker as u64) << 40 | self.registry.counters().accepted;
+        let stack = Stack::new(self.registry.config(), number, now);
+        let id = match self.registry.accept_with(now, stack) {
             Ok(id) => id,
             Err(e) => {
                 self.control.live.fetch_sub(1, Ordering::AcqRel);
@@ -173,7 +179,12 @@ impl Connections {
             self.conns.resize_with(index + 1, || None);
         }
         let name = format!("{}/{}", self.worker, self.registry.counters().accepted);
-        tracing::info!(%peer, conn = %name, "connection opened");
+        if self.registry.config().faults.is_active() {
+            let seed = self.registry.config().faults.seed;
+            tracing::info!(%peer, conn = %name, fault_seed = seed, fault_conn = number, "connection opened");
+        } else {
+            tracing::info!(%peer, conn = %name, "connection opened");
+        }
         self.conns[index] = Some(Conn {
             id,
             stream,
@@ -413,6 +424,13 @@ impl Connections {
             self.control.per_ip.close(conn.peer.ip());
         }
         log_close(&conn, reason, counters, now);
+        if reason.wants_reset() {
+            // A zero linger makes the close a reset (RST) instead of a FIN.
+            let linger = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
+            if let Err(e) = linger {
+                tracing::debug!(peer = %conn.peer, error = %e, "cannot set SO_LINGER for a reset");
+            }
+        }
         // Dropping the stream closes the socket.
     }
 }
@@ -425,6 +443,7 @@ fn log_close(conn: &Conn, reason: CloseReason, c: &Counters, now: Instant) {
         bytes_in = c.bytes_in,
         bytes_out = c.bytes_out,
         frames = c.frames,
+        writes = c.writes,
         duration_ms,
         reason = %reason,
         "connection closed"
@@ -443,6 +462,7 @@ fn log_event(event: Event, peer: SocketAddr, warnings: &mut Warnings, now: Insta
         Event::ReadPaused => tracing::trace!(%peer, "output at high watermark: reading paused"),
         Event::ReadResumed => tracing::trace!(%peer, "output drained: reading resumed"),
         Event::Echoed { frames, bytes } => tracing::trace!(%peer, frames, bytes, "echoed"),
+        Event::Injected(fault) => tracing::info!(%peer, "{}", fault.name()),
         Event::BuffersReleased { bytes } => {
             tracing::trace!(%peer, bytes, "quiet: buffers given back");
         }

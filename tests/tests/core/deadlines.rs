@@ -232,3 +232,28 @@ fn a_frame_timeout_in_collect_mode_echoes_nothing() {
     assert_eq!(sim.run_to_release(), CloseReason::TimedOut(Timer::Frame));
     assert_eq!(sim.echoed_str(), "");
 }
+
+#[test]
+fn a_timer_made_due_by_another_fires_in_the_same_input() {
+    // Found by fuzzing: a late tick fires the idle timer; the close it starts makes the
+    // flush timer due at once (its clock started with the pending output at 0 ms). It
+    // must fire now, not leave a deadline in the past for the next tick.
+    let mut sim = Sim::new(Config {
+        echo: EchoConfig {
+            framing: Framing::Raw,
+            ..EchoConfig::default()
+        },
+        stream: StreamConfig {
+            idle_timeout: Some(MS(1000)),
+            flush_timeout: MS(2000),
+            ..StreamConfig::default()
+        },
+        ..Config::default()
+    });
+    sim.client_reading = false;
+    sim.send(b"x").run();
+    sim.now = Instant::from_millis(5000);
+    sim.input(Input::Tick);
+    assert!(sim.events.contains(&Event::TimedOut(Timer::Idle)));
+    assert_eq!(sim.released, Some(CloseReason::TimedOut(Timer::Flush)));
+}

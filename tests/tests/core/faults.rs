@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use reverb_core::{
-    Chunk, CloseReason, Config, Echo, EchoConfig, FaultConfig, Faults, Framing, Instant, Layer,
-    Phase,
+    Chunk, CloseReason, Config, DatagramFaults, Echo, EchoConfig, Event, Fault, FaultConfig,
+    Faults, Framing, Instant, Layer, Phase, Probability, Verdict, REORDER_HOLD,
 };
 use reverb_tests::Sim;
 
@@ -19,7 +19,12 @@ fn faulty(faults: FaultConfig, echo: EchoConfig) -> Sim<Faults<Echo>> {
         ..Config::default()
     };
     Sim::over(config, |config| {
-        Faults::new(&config.faults, 1, Echo::new(config.clone(), Instant::ZERO))
+        Faults::new(
+            &config.faults,
+            1,
+            Instant::ZERO,
+            Echo::new(config.clone(), Instant::ZERO),
+        )
     })
 }
 
@@ -66,6 +71,7 @@ fn the_same_seed_fragments_the_same_way_and_another_connection_differently() {
             Faults::new(
                 &config.faults,
                 conn,
+                Instant::ZERO,
                 Echo::new(config.clone(), Instant::ZERO),
             )
         });
@@ -131,7 +137,12 @@ fn delayed_output_still_pauses_the_echo_at_its_high_watermark() {
 #[test]
 fn with_no_fault_on_the_layer_passes_the_echos_own_slice() {
     let config = Config::default().validate().unwrap();
-    let mut faults = Faults::new(&config.faults, 0, Echo::new(config.clone(), Instant::ZERO));
+    let mut faults = Faults::new(
+        &config.faults,
+        0,
+        Instant::ZERO,
+        Echo::new(config.clone(), Instant::ZERO),
+    );
     faults.receive(Instant::ZERO, b"zero copy\n");
     let out = faults.transmit();
     assert_eq!(out, b"zero copy\n");
@@ -140,4 +151,168 @@ fn with_no_fault_on_the_layer_passes_the_echos_own_slice() {
         faults.inner().transmit().as_ptr(),
         "a borrow of the echo's queue, not a copy"
     );
+}
+
+fn raw() -> EchoConfig {
+    EchoConfig {
+        framing: Framing::Raw,
+        ..EchoConfig::default()
+    }
+}
+
+#[test]
+fn a_rate_paces_the_echo_within_one_burst_of_the_ideal() {
+    // 1000 B/s: 10 000 bytes take 10 s, less the 50 ms burst the bucket starts with.
+    let mut sim = faulty(
+        FaultConfig {
+            rate: Some(1000),
+            ..FaultConfig::default()
+        },
+        raw(),
+    );
+    sim.send(&vec![b'r'; 10_000]).close_client();
+    let reason = sim.run_to_release();
+    assert_eq!(reason, CloseReason::PeerClosed);
+    assert_eq!(sim.echoed.len(), 10_000);
+    let took = sim.now.as_millis();
+    assert!((9_950..=10_050).contains(&took), "took {took} ms");
+    assert!(
+        sim.offered.iter().all(|&n| n <= 50),
+        "never more than a 50 ms burst at once: {:?}",
+        sim.offered.iter().max()
+    );
+}
+
+#[test]
+fn jitter_varies_the_delay_but_never_the_order() {
+    let mut sim = faulty(
+        FaultConfig {
+            delay: Some(MS(50)),
+            jitter: Some(MS(200)),
+            seed: 9,
+            ..FaultConfig::default()
+        },
+        EchoConfig::default(),
+    );
+    let mut sent = Vec::new();
+    for i in 0..50 {
+        let line = format!("{i:02}\n");
+        sim.send(line.as_bytes()).run();
+        sent.extend_from_slice(line.as_bytes());
+        sim.advance(MS(5));
+    }
+    sim.close_client();
+    sim.run_to_release();
+    assert!(sim.echoed == sent, "every line, in order");
+    assert!(
+        sim.now.as_millis() >= 245 + 50,
+        "the last line waited at least the delay"
+    );
+}
+
+#[test]
+fn reset_after_fails_the_connection_once_that_many_bytes_went_out() {
+    let mut sim = faulty(
+        FaultConfig {
+            reset_after: Some(10),
+            ..FaultConfig::default()
+        },
+        EchoConfig::default(),
+    );
+    sim.send(b"0123456\n0123456\n").run();
+    assert_eq!(
+        sim.echoed_str(),
+        "0123456\n01",
+        "exactly 10 bytes, then the reset"
+    );
+    assert_eq!(sim.released, Some(CloseReason::Injected(Fault::Reset)));
+    assert!(!sim.fin, "a reset, not a FIN");
+    assert!(sim.events.contains(&Event::Injected(Fault::Reset)));
+    assert!(CloseReason::Injected(Fault::Reset).wants_reset());
+}
+
+#[test]
+fn close_after_sends_a_fin_once_that_many_bytes_went_out() {
+    let mut sim = faulty(
+        FaultConfig {
+            close_after: Some(12),
+            reset_after: Some(20),
+            ..FaultConfig::default()
+        },
+        EchoConfig::default(),
+    );
+    sim.send(b"hello\nworld\nagain\n").run();
+    assert_eq!(sim.echoed_str(), "hello\nworld\n");
+    assert!(sim.fin, "the smaller count wins: a close");
+    assert_eq!(sim.conn.receive_capacity(), usize::MAX, "lingering");
+    sim.close_client();
+    assert_eq!(sim.run_to_release(), CloseReason::Injected(Fault::Close));
+}
+
+#[test]
+fn a_fault_chance_fails_connections_at_about_that_rate_reproducibly() {
+    // p = 0.1 per line: the first failure comes after 10 lines on average.
+    let run = |conn: u64| {
+        let config = Config {
+            faults: FaultConfig {
+                fault_chance: Some(Probability::new(0.1).unwrap()),
+                seed: 5,
+                ..FaultConfig::default()
+            },
+            ..Config::default()
+        };
+        let mut sim = Sim::over(config, |config| {
+            Faults::new(
+                &config.faults,
+                conn,
+                Instant::ZERO,
+                Echo::new(config.clone(), Instant::ZERO),
+            )
+        })
+        .with_reads(&[3]);
+        sim.send(&b"ab\n".repeat(1000)).run();
+        assert_eq!(sim.released, Some(CloseReason::Injected(Fault::Chance)));
+        sim.conn.counters().frames
+    };
+    let frames: Vec<u64> = (0..400).map(run).collect();
+    assert_eq!(
+        frames[..20],
+        (0..20).map(run).collect::<Vec<_>>()[..],
+        "same seed, same run"
+    );
+    let mean = frames.iter().sum::<u64>() as f64 / frames.len() as f64;
+    // Geometric with p = 0.1: mean 10, standard error of 400 draws about 0.47.
+    assert!(
+        (8.5..=11.5).contains(&mean),
+        "mean frames to failure {mean}"
+    );
+}
+
+#[test]
+fn datagram_faults_drop_duplicate_and_reorder_at_their_rates() {
+    let config = FaultConfig {
+        drop: Some(Probability::new(0.2).unwrap()),
+        duplicate: Some(Probability::new(0.1).unwrap()),
+        reorder: Some(Probability::new(0.05).unwrap()),
+        seed: 3,
+        ..FaultConfig::default()
+    };
+    let mut faults = DatagramFaults::new(&config, 0);
+    let mut counts = [0u32; 4];
+    for i in 0..10_000u64 {
+        let now = Instant::from_millis(i);
+        let verdict = faults.decide(now);
+        counts[verdict as usize] += 1;
+        if verdict == Verdict::HoldBack {
+            assert_eq!(faults.deadline(), Some(now + REORDER_HOLD));
+            // The driver sends the held reply after the next one.
+            faults.sent_held();
+        }
+    }
+    let [send, drop, twice, held] = counts.map(f64::from);
+    assert!((1_800.0..=2_200.0).contains(&drop), "{counts:?}");
+    // Drawn after the drop: 10% of 80%, 5% of 80%, less what the hold takes.
+    assert!((600.0..=1000.0).contains(&twice), "{counts:?}");
+    assert!((300.0..=500.0).contains(&held), "{counts:?}");
+    assert_eq!(send + drop + twice + held, 10_000.0);
 }

@@ -80,20 +80,26 @@ fn sizes() -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(1usize..12, 1..5)
 }
 
-/// One fault layer's settings: a delay, chunking, both or neither.
+/// One fault layer's content-preserving settings: any mix of delay, jitter, pacing and
+/// chunking, or none.
 fn fault() -> impl Strategy<Value = FaultConfig> {
     (
         proptest::option::of(1u64..300),
+        proptest::option::of(1u64..100),
+        proptest::option::of(1u64..5000),
         proptest::option::of((1usize..8, 0usize..8)),
         any::<u64>(),
     )
-        .prop_map(|(delay, chunk, seed)| FaultConfig {
+        .prop_map(|(delay, jitter, rate, chunk, seed)| FaultConfig {
             delay: delay.map(Duration::from_millis),
+            jitter: jitter.map(Duration::from_millis),
+            rate,
             chunk: chunk.map(|(min, gap)| Chunk {
                 min,
                 max: min + gap,
             }),
             seed,
+            ..FaultConfig::default()
         })
 }
 
@@ -116,7 +122,7 @@ proptest! {
         let mut sim = Sim::over(config, |config| {
             let mut stack: Box<dyn Layer> = Box::new(Echo::new(config.clone(), Instant::ZERO));
             for (i, faults) in layers.iter().enumerate() {
-                stack = Box::new(Faults::new(faults, i as u64, stack));
+                stack = Box::new(Faults::new(faults, i as u64, Instant::ZERO, stack));
             }
             stack
         })

@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod closing;
 mod faults;
+mod injected;
 mod memory;
 mod modes;
 mod security;
