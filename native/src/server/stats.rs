@@ -26,6 +26,12 @@ pub struct WorkerStats {
     pub loops_found: u64,
     /// UDP datagrams not answered because their source was over its rate limit.
     pub datagrams_rate_limited: u64,
+    /// UDP replies dropped on purpose (`--drop`).
+    pub datagrams_fault_dropped: u64,
+    /// UDP replies sent twice on purpose (`--duplicate`).
+    pub datagrams_duplicated: u64,
+    /// UDP replies held back and sent after the next one (`--reorder`).
+    pub datagrams_reordered: u64,
 }
 
 impl AddAssign for WorkerStats {
@@ -38,6 +44,9 @@ impl AddAssign for WorkerStats {
         self.datagrams_looped += o.datagrams_looped;
         self.loops_found += o.loops_found;
         self.datagrams_rate_limited += o.datagrams_rate_limited;
+        self.datagrams_fault_dropped += o.datagrams_fault_dropped;
+        self.datagrams_duplicated += o.datagrams_duplicated;
+        self.datagrams_reordered += o.datagrams_reordered;
     }
 }
 
@@ -100,6 +109,16 @@ impl fmt::Display for Summary {
                 s.datagrams_source_port,
                 s.datagrams_looped,
                 count(s.loops_found, "echo loop"),
+            )?;
+        }
+        let injected = s.datagrams_fault_dropped + s.datagrams_duplicated + s.datagrams_reordered;
+        if injected > 0 {
+            write!(
+                f,
+                "; injected: {} dropped, {} duplicated, {} reordered",
+                count(s.datagrams_fault_dropped, "reply"),
+                s.datagrams_duplicated,
+                s.datagrams_reordered,
             )?;
         }
         Ok(())

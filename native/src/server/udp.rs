@@ -12,7 +12,8 @@ use std::net::SocketAddr;
 
 use mio::net::UdpSocket;
 use reverb_core::{
-    DatagramEcho, DatagramGuards, Instant, Source, Unanswered, ValidConfig, LOOP_WINDOW,
+    DatagramEcho, DatagramFaults, DatagramGuards, Instant, Source, Unanswered, ValidConfig,
+    Verdict, LOOP_WINDOW,
 };
 
 use super::stats::WorkerStats;
@@ -35,6 +36,19 @@ pub(crate) struct UdpEcho {
     reply: Vec<u8>,
     /// Replies the socket could not take (send buffer full, or an error).
     pub(crate) send_dropped: u64,
+    /// `--drop`, `--duplicate`, `--reorder`, when any is on.
+    faults: Option<DatagramFaults>,
+    /// The one reply held back to be reordered, and where it goes.
+    held: Option<(Vec<u8>, SocketAddr)>,
+    injected: Injected,
+}
+
+/// What the datagram faults did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Injected {
+    dropped: u64,
+    duplicated: u64,
+    reordered: u64,
 }
 
 /// Whether a UDP socket has more to read than its budget allowed.
@@ -47,13 +61,35 @@ pub(crate) enum Drained {
 }
 
 impl UdpEcho {
-    pub(crate) fn new(socket: UdpSocket, config: ValidConfig, guards: DatagramGuards) -> Self {
+    /// `number` tells this socket's random fault choices from every other's.
+    pub(crate) fn new(
+        socket: UdpSocket,
+        config: ValidConfig,
+        guards: DatagramGuards,
+        number: u64,
+    ) -> Self {
+        let faults = DatagramFaults::new(&config.faults, number);
         UdpEcho {
             socket,
+            faults: faults.is_active().then_some(faults),
             echo: DatagramEcho::guarded(config, guards),
             buf: vec![0; RECV_BUFFER],
             reply: Vec::new(),
             send_dropped: 0,
+            held: None,
+            injected: Injected::default(),
+        }
+    }
+
+    /// When the reply held back for reordering must go, if one is.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.faults.as_ref()?.deadline()
+    }
+
+    /// Sends the held reply once its hold is over, though nothing overtook it.
+    pub(crate) fn on_timeout(&mut self, now: Instant) {
+        if self.deadline().is_some_and(|at| at <= now) {
+            self.send_held();
         }
     }
 
@@ -67,6 +103,9 @@ impl UdpEcho {
             datagrams_looped: c.looped,
             loops_found: c.loops_found,
             datagrams_rate_limited: c.rate_limited,
+            datagrams_fault_dropped: self.injected.dropped,
+            datagrams_duplicated: self.injected.duplicated,
+            datagrams_reordered: self.injected.reordered,
             ..WorkerStats::default()
         }
     }
@@ -95,19 +134,53 @@ impl UdpEcho {
                     continue;
                 }
             };
-            loop {
-                match self.socket.send_to(reply, from) {
-                    Ok(_) => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        self.send_dropped += 1;
-                        tracing::debug!(peer = %from, error = %e, "udp reply dropped");
-                        break;
-                    }
+            let verdict = match &mut self.faults {
+                Some(faults) => faults.decide(now),
+                None => Verdict::Send,
+            };
+            match verdict {
+                Verdict::Send => self.send_dropped += send(&self.socket, reply, from),
+                Verdict::SendTwice => {
+                    self.injected.duplicated += 1;
+                    self.send_dropped += send(&self.socket, reply, from);
+                    self.send_dropped += send(&self.socket, reply, from);
+                }
+                Verdict::Drop => self.injected.dropped += 1,
+                Verdict::HoldBack => {
+                    // The core holds back one reply at a time: nothing is held now.
+                    self.injected.reordered += 1;
+                    self.held = Some((reply.to_vec(), from));
+                    continue;
                 }
             }
+            // A reply went out: the held one follows it, overtaken.
+            self.send_held();
         }
         Drained::More
+    }
+
+    fn send_held(&mut self) {
+        if let Some((held, to)) = self.held.take() {
+            self.send_dropped += send(&self.socket, &held, to);
+            if let Some(faults) = &mut self.faults {
+                faults.sent_held();
+            }
+        }
+    }
+}
+
+/// Sends one reply; returns 1 if the socket could not take it (UDP is lossy by contract:
+/// a full send buffer drops the reply, it is not queued), 0 otherwise.
+fn send(socket: &UdpSocket, reply: &[u8], to: SocketAddr) -> u64 {
+    loop {
+        match socket.send_to(reply, to) {
+            Ok(_) => return 0,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::debug!(peer = %to, error = %e, "udp reply dropped");
+                return 1;
+            }
+        }
     }
 }
 

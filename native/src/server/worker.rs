@@ -128,7 +128,10 @@ impl Worker {
                 // sources at one slot of the per-source tables.
                 seed: RandomState::new().hash_one(i),
             };
-            udp.push(UdpEcho::new(socket, options.config.clone(), guards));
+            // Unique across threads, like a connection's number: it seeds the socket's
+            // datagram faults.
+            let number = (index as u64) << 40 | i as u64;
+            udp.push(UdpEcho::new(socket, options.config.clone(), guards, number));
         }
         Ok(Worker {
             index,
@@ -209,6 +212,9 @@ impl Worker {
                 }
             }
             self.tcp.on_timeout(self.poll.registry(), now);
+            for udp in &mut self.udp {
+                udp.on_timeout(now);
+            }
             self.tcp.warnings.report(now);
             self.tcp.memory.run(now);
             if self.stop_deadline().is_some_and(|at| at <= now) {
@@ -227,6 +233,7 @@ impl Worker {
             self.tcp.next_deadline(),
             self.tcp.warnings.next_deadline(),
             self.tcp.memory.deadline(),
+            self.udp.iter().filter_map(UdpEcho::deadline).min(),
             self.backoff_until,
             self.stop_deadline(),
         ]

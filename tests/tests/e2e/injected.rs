@@ -114,3 +114,56 @@ fn a_certain_fault_chance_fails_the_connection_at_its_first_frame() {
     other.send(b"also doomed\n");
     assert_eq!(other.read_until_closed(), b"");
 }
+
+/// A UDP client of `server`'s first UDP address.
+fn udp_client(server: &Server) -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(server.udp[0]).unwrap();
+    socket
+}
+
+fn recv(socket: &std::net::UdpSocket, wait: Duration) -> Option<Vec<u8>> {
+    socket.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 2048];
+    match socket.recv(&mut buf) {
+        Ok(n) => Some(buf[..n].to_vec()),
+        Err(e) if crate::support::is_timeout(&e) => None,
+        Err(e) => panic!("udp receive: {e}"),
+    }
+}
+
+#[test]
+fn udp_drop_duplicate_and_reorder_act_on_replies() {
+    let long = Duration::from_secs(5);
+    // Certain drop: the datagram is read, nothing comes back; the summary counts it.
+    let mut server = Server::start(&["--udp", "127.0.0.1:0", "--drop", "1"]);
+    let socket = udp_client(&server);
+    socket.send(b"lost\n").unwrap();
+    assert_eq!(recv(&socket, Duration::from_millis(300)), None);
+    server.signal("TERM");
+    let (_, out) = server.wait_exit();
+    assert!(out.contains("injected: 1 reply dropped"), "{out}");
+
+    // Certain duplicate: every reply twice.
+    let server = Server::start(&["--udp", "127.0.0.1:0", "--duplicate", "1"]);
+    let socket = udp_client(&server);
+    socket.send(b"twice\n").unwrap();
+    assert_eq!(recv(&socket, long).as_deref(), Some(&b"twice\n"[..]));
+    assert_eq!(recv(&socket, long).as_deref(), Some(&b"twice\n"[..]));
+
+    // Certain reorder: the first reply is held back and overtaken by the second; a reply
+    // that nothing overtakes still comes, after the hold.
+    let server = Server::start(&["--udp", "127.0.0.1:0", "--reorder", "1"]);
+    let socket = udp_client(&server);
+    socket.send(b"first\n").unwrap();
+    socket.send(b"second\n").unwrap();
+    assert_eq!(recv(&socket, long).as_deref(), Some(&b"second\n"[..]));
+    assert_eq!(recv(&socket, long).as_deref(), Some(&b"first\n"[..]));
+    let start = Instant::now();
+    socket.send(b"alone\n").unwrap();
+    assert_eq!(recv(&socket, long).as_deref(), Some(&b"alone\n"[..]));
+    assert!(
+        start.elapsed() >= Duration::from_millis(100),
+        "held for the reorder hold"
+    );
+}
