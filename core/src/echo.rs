@@ -78,6 +78,9 @@ pub struct Echo {
     paused_since: Option<Instant>,
     /// When to give back buffers that grew large and are now empty.
     trim_at: Option<Instant>,
+    /// A message of a framed protocol below ended while whole lines were still held by
+    /// backpressure: once they are echoed, the partial line after them ends too.
+    boundary: bool,
 }
 
 impl Echo {
@@ -97,6 +100,7 @@ impl Echo {
             frame_started: None,
             paused_since: None,
             trim_at: None,
+            boundary: false,
         }
     }
 
@@ -201,6 +205,10 @@ impl Echo {
             return;
         }
         match self.phase {
+            Phase::Open if self.boundary => {
+                self.boundary = false;
+                self.end_partial();
+            }
             Phase::Open => self.check_partial(),
             Phase::Closing { leftover, .. } => match leftover {
                 Leftover::All => self.flush_buffered(),
@@ -225,6 +233,20 @@ impl Echo {
             let len = self.collected.len();
             self.output.append_block(&mut self.collected);
             self.count_frame(len);
+        }
+    }
+
+    /// A message boundary: the partial line is a line of its own, echoed without a
+    /// terminator (the message ended it, not a newline).
+    fn end_partial(&mut self) {
+        self.frame_started = None;
+        if !self.input.is_empty() {
+            let partial = core::mem::take(&mut self.input);
+            if self.on_line(&partial) == Flow::Continue && self.input.is_empty() {
+                // Keep the allocation for the next partial line.
+                self.input = partial;
+                self.input.clear();
+            }
         }
     }
 
@@ -468,6 +490,20 @@ impl Layer for Echo {
     fn receive_end(&mut self, now: Instant) {
         self.now = self.now.max(now);
         self.begin_close(CloseReason::PeerClosed, Leftover::All);
+        self.settle();
+    }
+
+    fn receive_boundary(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        if self.phase != Phase::Open || !self.config.echo.framing.is_line_based() {
+            return;
+        }
+        if self.paused {
+            // Whole lines are still held: the boundary comes after them.
+            self.boundary = true;
+        } else {
+            self.end_partial();
+        }
         self.settle();
     }
 

@@ -265,6 +265,11 @@ impl<L: Layer> Layer for Faults<L> {
         self.after(now);
     }
 
+    fn receive_boundary(&mut self, now: Instant) {
+        self.inner.receive_boundary(now);
+        self.after(now);
+    }
+
     fn transmit(&self) -> &[u8] {
         let out = self.inner.transmit();
         if self.injected.is_some() {

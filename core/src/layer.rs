@@ -95,6 +95,11 @@ pub trait Layer {
     /// Below has reached its end: the peer will send nothing more.
     fn receive_end(&mut self, now: Instant);
 
+    /// The bytes received so far end a message of a message-framed protocol below (a
+    /// WebSocket message): a line left unfinished ends here. A layer that passes bytes up
+    /// passes this up too.
+    fn receive_boundary(&mut self, now: Instant);
+
     /// Bytes to send now, borrowed; empty when there are none (yet).
     fn transmit(&self) -> &[u8];
 
@@ -146,6 +151,9 @@ impl<L: Layer + ?Sized> Layer for Box<L> {
     }
     fn receive_end(&mut self, now: Instant) {
         (**self).receive_end(now);
+    }
+    fn receive_boundary(&mut self, now: Instant) {
+        (**self).receive_boundary(now);
     }
     fn transmit(&self) -> &[u8] {
         (**self).transmit()

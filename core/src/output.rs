@@ -146,6 +146,30 @@ pub enum CloseReason {
     /// The fault layer ended it, on purpose.
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::fault"))]
     Injected(Fault),
+    /// A protocol layer (TLS, WebSocket, HTTP) ended it on its own terms.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            serialize_with = "crate::serde_forms::protocol::serialize",
+            skip_deserializing
+        )
+    )]
+    Protocol(ProtocolClose),
+}
+
+/// How a protocol layer ended a connection: in its own words and with its own code (a TLS
+/// alert, a WebSocket close code, an HTTP status). The words are the layer's, chosen when
+/// it was written, so they cost nothing to carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProtocolClose {
+    /// The layer: `"tls"`, `"websocket"`, `"http"`.
+    pub layer: &'static str,
+    /// The protocol's own code for it.
+    pub code: u16,
+    /// What happened, in a few lowercase words.
+    pub text: &'static str,
+    /// Whether it was an ordinary ending (a WebSocket close 1000, a TLS close_notify).
+    pub graceful: bool,
 }
 
 /// A fault the fault layer injects on purpose: never the peer's doing.
@@ -178,7 +202,7 @@ impl Fault {
 impl CloseReason {
     /// Whether this is an ordinary ending (the peer got everything it was owed) rather
     /// than an error, a timeout or a reset.
-    pub const fn is_graceful(self) -> bool {
+    pub fn is_graceful(self) -> bool {
         matches!(
             self,
             CloseReason::PeerClosed
@@ -187,7 +211,7 @@ impl CloseReason {
                 | CloseReason::Collected
                 | CloseReason::Shutdown
                 | CloseReason::Injected(Fault::Close)
-        )
+        ) || matches!(self, CloseReason::Protocol(p) if p.graceful)
     }
 
     /// Whether the driver should end the connection with a reset (RST) rather than a
@@ -209,6 +233,7 @@ impl fmt::Display for CloseReason {
             CloseReason::Shutdown => f.write_str("shutdown"),
             CloseReason::Reset => f.write_str("reset"),
             CloseReason::Injected(fault) => f.write_str(fault.name()),
+            CloseReason::Protocol(p) => write!(f, "{}: {} ({})", p.layer, p.text, p.code),
         }
     }
 }

@@ -364,7 +364,7 @@ impl<L: Layer> Registry<L> {
             r if r.is_graceful() => c.graceful += 1,
             CloseReason::PeerError(PeerError::FaultInjected)
             | CloseReason::Injected(Fault::Chance) => c.faults += 1,
-            CloseReason::PeerError(_) => c.peer_errors += 1,
+            CloseReason::PeerError(_) | CloseReason::Protocol(_) => c.peer_errors += 1,
             CloseReason::TimedOut(_) => c.timeouts += 1,
             _ => c.resets += 1,
         }

@@ -269,6 +269,30 @@ named! {
     fault: Fault => "fault", as_is;
 }
 
+/// A protocol's close as `{protocol: {layer, code, text, graceful}}`.
+pub(crate) mod protocol {
+    use super::*;
+    use crate::output::ProtocolClose;
+
+    pub(crate) fn serialize<S: Serializer>(p: &ProtocolClose, s: S) -> Result<S::Ok, S::Error> {
+        let mut fields = s.serialize_struct("Protocol", 1)?;
+        fields.serialize_field("protocol", &Close(p))?;
+        return fields.end();
+
+        struct Close<'a>(&'a ProtocolClose);
+        impl Serialize for Close<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut fields = s.serialize_struct("ProtocolClose", 4)?;
+                fields.serialize_field("layer", self.0.layer)?;
+                fields.serialize_field("code", &self.0.code)?;
+                fields.serialize_field("text", self.0.text)?;
+                fields.serialize_field("graceful", &self.0.graceful)?;
+                fields.end()
+            }
+        }
+    }
+}
+
 impl Serialize for Deadlines {
     /// `{shutdown: null, write_stall: 1250, …}`: every timer, most severe first.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -23,14 +23,17 @@ pub enum Timer {
     Linger,
     /// After a shutdown request, the connection did not finish in time.
     Shutdown,
+    /// A protocol layer's handshake (TLS, WebSocket) did not complete in time.
+    Handshake,
 }
 
 impl Timer {
     /// Every timer, most severe first: when several are due at once they fire in this
     /// order, and a shutdown, stall or flush timeout releases the connection outright,
     /// which makes the gentler ones moot.
-    pub const ALL: [Timer; 6] = [
+    pub const ALL: [Timer; 7] = [
         Timer::Shutdown,
+        Timer::Handshake,
         Timer::WriteStall,
         Timer::Flush,
         Timer::Linger,
@@ -47,6 +50,7 @@ impl Timer {
             Timer::Flush => "flush timeout",
             Timer::Linger => "linger timeout",
             Timer::Shutdown => "shutdown timeout",
+            Timer::Handshake => "handshake timeout",
         }
     }
 }

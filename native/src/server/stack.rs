@@ -56,6 +56,9 @@ impl Layer for Stack {
     fn receive_end(&mut self, now: Instant) {
         forward!(self, l => l.receive_end(now))
     }
+    fn receive_boundary(&mut self, now: Instant) {
+        forward!(self, l => l.receive_boundary(now))
+    }
     fn transmit(&self) -> &[u8] {
         forward!(self, l => l.transmit())
     }

@@ -2,6 +2,7 @@
 //! drives a real `Connection` or `Registry` through the deterministic harness.
 
 mod backpressure;
+mod boundaries;
 mod closing;
 mod collect;
 mod config;
