@@ -12,13 +12,20 @@ step "toolchain: wasm32 target, rustfmt, clippy"
 rustup target add wasm32-unknown-unknown >/dev/null
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# Clients no one here wrote, for the interop tests: Chromium (the playground and
+# WebSocket), openssl (s_client against tls://) and Python's ssl module.
+APT=()
+command -v chromium >/dev/null 2>&1 || APT+=(chromium)
+command -v openssl >/dev/null 2>&1 || APT+=(openssl)
+command -v python3 >/dev/null 2>&1 || APT+=(python3)
+if [ ${#APT[@]} -gt 0 ]; then
+  step "apt: ${APT[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT[@]}" >/dev/null
+fi
+
 if [ -f package.json ]; then
-  if ! command -v chromium >/dev/null 2>&1; then
-    step "apt: chromium (headless browser tests)"
-    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-  fi
   step "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi

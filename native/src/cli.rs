@@ -2,6 +2,7 @@
 //! Every flag's help is one line that ends with its default.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -9,9 +10,11 @@ use reverb_core::{
     Chunk, Config, ConfigError, EchoConfig, FaultConfig, Framing, PortPolicy, Probability,
     SourceLimits, StreamConfig, ValidConfig,
 };
+use reverb_tls::ServerTls;
 
+use crate::listen::ListenUrl;
 use crate::logging::{LogFormat, Verbosity};
-use crate::server::{lookup_user, ServerOptions, MAX_CONNECTIONS_LIMIT};
+use crate::server::{lookup_user, Listener, ServerOptions, MAX_CONNECTIONS_LIMIT};
 use crate::units::{
     parse_bytes, parse_duration, parse_optional_duration, parse_probability, parse_range,
     parse_rate, parse_size, Bytes, MaybeDuration,
@@ -96,14 +99,15 @@ impl From<Mode> for Framing {
 /// `reverb serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// TCP address to listen on; repeat for several (port 0 picks a free port)
+    /// Where to listen: HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, with ?mode=raw&prefix=…
+    /// for this listener's own echo; repeat for several (port 0 picks a free port)
     #[arg(
         short,
         long = "listen",
-        value_name = "ADDR",
+        value_name = "URL",
         default_value = "127.0.0.1:7007"
     )]
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<ListenUrl>,
     /// UDP address to echo datagrams on; repeat for several [default: none]
     #[arg(long, value_name = "ADDR")]
     pub udp: Vec<SocketAddr>,
@@ -191,6 +195,15 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long connections may take to flush and close
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Certificate chain (PEM) for tls:// listeners [default: self-signed, made at start]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Write the certificate tls:// listeners present to FILE, for clients to trust [default: off]
+    #[arg(long, value_name = "FILE")]
+    pub tls_write_cert: Option<PathBuf>,
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
@@ -284,6 +297,61 @@ pub enum UsageError {
 impl ServeArgs {
     /// The core's config these flags describe, checked.
     pub fn config(&self) -> Result<ValidConfig, ConfigError> {
+        self.unchecked_config().validate()
+    }
+
+    /// One listener's config: the command line's, with the listener's own echo options.
+    fn listener_config(&self, url: &ListenUrl) -> Result<ValidConfig, UsageError> {
+        let mut config = self.unchecked_config();
+        let own = &url.options;
+        let named = |e: &dyn std::fmt::Display| UsageError::Driver(format!("-l {url}: {e}"));
+        if let Some(mode) = &own.mode {
+            config.echo.framing = mode.parse().map_err(|e| named(&e))?;
+        }
+        if let Some(prefix) = &own.prefix {
+            config.echo.prefix.clone_from(prefix);
+        }
+        if let Some(suffix) = &own.suffix {
+            config.echo.suffix.clone_from(suffix);
+        }
+        if own.mode.is_some() && config.echo.framing == Framing::Raw && self.fault_word.is_some() {
+            return Err(named(
+                &"a fault word needs line or collect mode: raw mode does not cut lines",
+            ));
+        }
+        config.validate().map_err(|e| named(&e))
+    }
+
+    /// The certificate tls:// listeners present: from --tls-cert and --tls-key, or made now
+    /// for `localhost` and the listeners' addresses. `None` without a tls:// listener.
+    fn tls(&self) -> Result<Option<ServerTls>, UsageError> {
+        let tls_listeners: Vec<&ListenUrl> =
+            self.listen.iter().filter(|l| l.scheme.is_tls()).collect();
+        if tls_listeners.is_empty() {
+            if self.tls_cert.is_some() || self.tls_write_cert.is_some() {
+                return Err(UsageError::Driver(
+                    "--tls-cert and --tls-write-cert need a tls:// listener (-l tls://…)".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => ServerTls::from_pem_files(cert, key),
+            _ => {
+                let mut names = vec!["localhost".to_owned()];
+                for listener in tls_listeners {
+                    let ip = listener.addr.ip();
+                    if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+                        names.push(ip.to_string());
+                    }
+                }
+                ServerTls::self_signed(&names)
+            }
+        };
+        tls.map(Some).map_err(|e| UsageError::Driver(e.to_string()))
+    }
+
+    fn unchecked_config(&self) -> Config {
         let bytes = |b: &Option<Bytes>| b.as_ref().map(|b| b.0.clone());
         let quit_word = (!self.no_quit_word).then(|| self.quit_word.0.clone());
         Config {
@@ -312,7 +380,6 @@ impl ServeArgs {
             },
             faults: self.faults.config(),
         }
-        .validate()
     }
 
     /// Everything the server needs, checked: the core's config and the driver's own
@@ -362,8 +429,20 @@ impl ServeArgs {
             Some(name) => Some(lookup_user(name).map_err(UsageError::Driver)?),
             None => None,
         };
+        let listen = self
+            .listen
+            .iter()
+            .map(|url| {
+                Ok(Listener {
+                    scheme: url.scheme,
+                    addr: url.addr,
+                    config: self.listener_config(url)?,
+                })
+            })
+            .collect::<Result<_, UsageError>>()?;
         Ok(ServerOptions {
-            listen: self.listen.clone(),
+            listen,
+            tls: self.tls()?,
             udp: self.udp.clone(),
             threads,
             read_size: self.read_size,

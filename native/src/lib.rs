@@ -10,12 +10,14 @@
 //! - [`net`], [`clock`]: socket and time helpers any mio driver of the core can reuse
 //!   (binding shared listeners, reading and writing until `WouldBlock`, sorting accept
 //!   errors, deadlines to poll timeouts).
-//! - [`cli`], [`units`], [`logging`]: the command line and its parsers, and log setup.
+//! - [`cli`], [`listen`], [`units`], [`logging`]: the command line, listener URLs and
+//!   their parsers, and log setup.
 
 pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod listen;
 pub mod logging;
 pub mod net;
 pub mod server;

@@ -52,6 +52,15 @@ fn serve(args: &ServeArgs) -> ExitCode {
         Ok(options) => options,
         Err(e) => return fail(2, &e),
     };
+    if let (Some(path), Some(tls)) = (&args.tls_write_cert, &options.tls) {
+        if let Err(e) = std::fs::write(path, tls.certificate_pem()) {
+            eprintln!(
+                "reverb: error: cannot write the certificate to {}: {e}",
+                path.display()
+            );
+            return ExitCode::from(1);
+        }
+    }
     let server = match Server::bind(options) {
         Ok(server) => server,
         Err(e) => return fail(1, &e),
@@ -64,10 +73,23 @@ fn serve(args: &ServeArgs) -> ExitCode {
         };
         let mode = options.config.echo.framing;
         let mut out = std::io::stdout().lock();
-        for addr in server.tcp_addrs() {
+        for ((scheme, addr), listener) in server.tcp_addrs().iter().zip(&options.listen) {
+            let mode = listener.config.echo.framing;
             let _ = writeln!(
                 out,
-                "reverb: listening on tcp://{addr} ({mode} mode, {threads})"
+                "reverb: listening on {scheme}://{addr} ({mode} mode, {threads})"
+            );
+        }
+        if let Some(tls) = &options.tls {
+            let origin = if tls.is_generated() {
+                "self-signed, made at start; its key is in memory only"
+            } else {
+                "from --tls-cert"
+            };
+            let _ = writeln!(
+                out,
+                "reverb: tls certificate ({origin}): SHA-256 {}",
+                tls.fingerprint()
             );
         }
         for addr in server.udp_addrs() {

@@ -14,9 +14,11 @@
 pub mod model;
 mod multi;
 mod sim;
+mod tls;
 
 pub use multi::{ClientOp, RegistrySim};
 pub use sim::Sim;
+pub use tls::TlsPeer;
 
 /// Most loop iterations any drive call may take before the test is failed as a livelock.
 /// Generous: the longest scenario (a megabyte through 1-byte reads) needs ~3 million.

@@ -25,8 +25,10 @@ use std::sync::Arc;
 use std::thread;
 
 use reverb_core::{PortPolicy, SourceLimits, ValidConfig};
+use reverb_tls::ServerTls;
 use socket2::Type;
 
+use crate::listen::Scheme;
 use crate::net::{self, Sharing};
 
 pub use per_ip::DEFAULT_MAX_CONNECTIONS_PER_IP;
@@ -38,11 +40,24 @@ pub use stats::{Summary, WorkerStats};
 /// more descriptors than any system hands one process.
 pub const MAX_CONNECTIONS_LIMIT: usize = 1 << 24;
 
+/// A TCP listener: where, what it speaks, and its echo.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// The protocol its connections speak.
+    pub scheme: Scheme,
+    /// Where it listens (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// Its connections' config: the command line's, with the listener's own echo options.
+    pub config: ValidConfig,
+}
+
 /// What `reverb serve` runs with, after the command line was checked.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
-    /// TCP addresses to listen on.
-    pub listen: Vec<SocketAddr>,
+    /// TCP listeners.
+    pub listen: Vec<Listener>,
+    /// The certificate `tls://` listeners present, when there is one.
+    pub tls: Option<ServerTls>,
     /// UDP addresses to echo on.
     pub udp: Vec<SocketAddr>,
     /// Event loop threads.
@@ -127,7 +142,7 @@ pub(crate) struct WorkerSockets {
 pub struct Server {
     options: ServerOptions,
     sockets: Vec<WorkerSockets>,
-    tcp_addrs: Vec<SocketAddr>,
+    tcp_addrs: Vec<(Scheme, SocketAddr)>,
     udp_addrs: Vec<SocketAddr>,
 }
 
@@ -149,16 +164,17 @@ impl Server {
             })
             .collect();
         let mut tcp_addrs = Vec::new();
-        for &addr in &options.listen {
+        for listener in &options.listen {
+            let scheme = listener.scheme.name();
             let (real, listeners) =
-                bind_per_worker(addr, "tcp", Type::STREAM, sharing, threads, |a| {
+                bind_per_worker(listener.addr, scheme, Type::STREAM, sharing, threads, |a| {
                     let l = net::tcp_listener(a, sharing)?;
                     Ok((l.local_addr()?, l))
                 })?;
             for (worker, listener) in sockets.iter_mut().zip(listeners) {
                 worker.listeners.push(listener);
             }
-            tcp_addrs.push(real);
+            tcp_addrs.push((listener.scheme, real));
         }
         let mut udp_addrs = Vec::new();
         for &addr in &options.udp {
@@ -193,8 +209,8 @@ impl Server {
         })
     }
 
-    /// The TCP addresses listened on, with real ports.
-    pub fn tcp_addrs(&self) -> &[SocketAddr] {
+    /// The TCP listeners, with their protocols and real ports, in the order given.
+    pub fn tcp_addrs(&self) -> &[(Scheme, SocketAddr)] {
         &self.tcp_addrs
     }
 

@@ -9,29 +9,56 @@ use reverb_core::{
     CloseReason, Deadlines, Echo, EchoView, Event, Faults, Instant, Layer, LayerState, Leftover,
     ValidConfig,
 };
+use reverb_tls::{ServerTls, Tls};
+
+/// What a listener gives each of its connections: its echo's config and, for `tls://`,
+/// the certificate.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) config: ValidConfig,
+    pub(crate) tls: Option<ServerTls>,
+}
 
 /// One connection's stack.
-// The echo is held inline: it is every connection's, and boxing it would cost each one an
-// allocation and a pointer chase; the rarer, larger fault stack is the one boxed.
+// The echo is held inline: it is most connections', and boxing it would cost each one an
+// allocation and a pointer chase; the rarer, larger stacks are the ones boxed.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
 pub(crate) enum Stack {
     /// The echo alone.
     Echo(Echo),
-    /// The echo under the fault layer (`--delay`, `--rate`, `--chunk`, …), boxed: most
-    /// connections have no faults, and an idle one should cost only what it uses.
-    Faults(Box<Faults<Echo>>),
+    /// Any other composition, boxed: the echo under the fault layer (`--delay`,
+    /// `--rate`, …), inside TLS, or both. One indirect call per layer method is nothing
+    /// beside what those layers do.
+    Composed(Box<dyn Layer + Send>),
 }
 
 impl Stack {
-    /// The stack `config` asks for, for connection number `conn` (its fault layer's
-    /// random choices depend on it).
-    pub(crate) fn new(config: &ValidConfig, conn: u64, now: Instant) -> Stack {
+    /// The stack `plan` asks for, for connection number `conn` (its fault layer's random
+    /// choices depend on it): echo, then faults if any is on, then TLS if the listener
+    /// speaks it.
+    pub(crate) fn new(plan: &Plan, conn: u64, now: Instant) -> Stack {
+        let config = &plan.config;
         let echo = Echo::new(config.clone(), now);
-        if config.faults.is_active() {
-            Stack::Faults(Box::new(Faults::new(&config.faults, conn, now, echo)))
+        if !config.faults.is_active() && plan.tls.is_none() {
+            return Stack::Echo(echo);
+        }
+        let mut stack: Box<dyn Layer + Send> = if config.faults.is_active() {
+            Box::new(Faults::new(&config.faults, conn, now, echo))
         } else {
-            Stack::Echo(echo)
+            Box::new(echo)
+        };
+        if let Some(tls) = &plan.tls {
+            stack = Box::new(Tls::new(tls, now, stack));
+        }
+        Stack::Composed(stack)
+    }
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stack::Echo(echo) => f.debug_tuple("Echo").field(echo).finish(),
+            Stack::Composed(_) => f.write_str("Composed(..)"),
         }
     }
 }
@@ -41,7 +68,7 @@ macro_rules! forward {
     ($self:ident, $layer:ident => $call:expr) => {
         match $self {
             Stack::Echo($layer) => $call,
-            Stack::Faults($layer) => $call,
+            Stack::Composed($layer) => $call,
         }
     };
 }

@@ -20,7 +20,7 @@ use reverb_core::{
 };
 
 use super::memory::MemoryReturn;
-use super::stack::Stack;
+use super::stack::{Plan, Stack};
 use super::warnings::{Warning, Warnings};
 use super::Control;
 use crate::net::{read_once, write_until_blocked, ReadOutcome, Registration};
@@ -125,6 +125,7 @@ impl Connections {
         selector: &mio::Registry,
         mut stream: TcpStream,
         peer: SocketAddr,
+        plan: &Plan,
         now: Instant,
     ) {
         let max = self.registry.config().stream.max_connections;
@@ -155,7 +156,7 @@ impl Connections {
         // Connection numbers are unique across threads: the worker's index above its own
         // count. They seed each connection's fault layer.
         let number = (self.worker as u64) << 40 | self.registry.counters().accepted;
-        let stack = Stack::new(self.registry.config(), number, now);
+        let stack = Stack::new(plan, number, now);
         let id = match self.registry.accept_with(now, stack) {
             Ok(id) => id,
             Err(e) => {

@@ -13,6 +13,7 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use reverb_core::{DatagramGuards, Instant, RegistryCounters};
 
+use super::stack::Plan;
 use super::stats::WorkerStats;
 use super::tcp::Connections;
 use super::udp::{Drained, UdpEcho};
@@ -87,6 +88,8 @@ pub(crate) struct Worker {
     poll: Poll,
     waker: Arc<Waker>,
     listeners: Vec<TcpListener>,
+    /// What each listener gives its connections, by the same index.
+    plans: Vec<Plan>,
     udp: Vec<UdpEcho>,
     tcp: Connections,
     control: Arc<Control>,
@@ -138,6 +141,14 @@ impl Worker {
             poll,
             waker,
             listeners,
+            plans: options
+                .listen
+                .iter()
+                .map(|l| Plan {
+                    config: l.config.clone(),
+                    tls: l.scheme.is_tls().then(|| options.tls.clone()).flatten(),
+                })
+                .collect(),
             udp,
             tcp: Connections::new(
                 index,
@@ -253,14 +264,15 @@ impl Worker {
         if self.backoff_until.is_some() {
             return;
         }
-        let Some(listener) = self.listeners.get(i) else {
+        let (Some(listener), Some(plan)) = (self.listeners.get(i), self.plans.get(i)) else {
             return;
         };
         for _ in 0..ACCEPT_BUDGET {
             match listener.accept() {
                 Ok((stream, peer)) => {
                     self.backoff = BACKOFF_MIN;
-                    self.tcp.admit(self.poll.registry(), stream, peer, now);
+                    self.tcp
+                        .admit(self.poll.registry(), stream, peer, plan, now);
                 }
                 Err(e) => match classify_accept_error(&e) {
                     AcceptError::WouldBlock => return,

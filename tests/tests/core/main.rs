@@ -16,6 +16,7 @@ mod raw;
 mod registry;
 mod sources;
 mod timers;
+mod tls;
 mod words;
 
 use reverb_core::{Config, EchoConfig};

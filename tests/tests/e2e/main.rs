@@ -13,4 +13,5 @@ mod security;
 mod signals;
 mod support;
 mod timers;
+mod tls;
 mod udp;

@@ -98,6 +98,8 @@ pub(crate) struct Server {
     pub(crate) tcp: Vec<SocketAddr>,
     /// UDP addresses.
     pub(crate) udp: Vec<SocketAddr>,
+    /// TLS addresses (`tls://` listeners).
+    pub(crate) tls: Vec<SocketAddr>,
     stdout: Arc<Stream>,
     stderr: Arc<Stream>,
 }
@@ -150,6 +152,7 @@ impl Server {
         }
         let mut tcp = Vec::new();
         let mut udp = Vec::new();
+        let mut tls = Vec::new();
         for line in text.lines() {
             let Some(rest) = line.strip_prefix("reverb: listening on ") else {
                 continue;
@@ -160,6 +163,7 @@ impl Server {
             match scheme {
                 "tcp" => tcp.push(addr),
                 "udp" => udp.push(addr),
+                "tls" => tls.push(addr),
                 other => panic!("unknown scheme {other}"),
             }
         }
@@ -172,6 +176,7 @@ impl Server {
             addr,
             tcp,
             udp,
+            tls,
             stdout,
             stderr,
         })
@@ -215,6 +220,16 @@ impl Server {
         let (text, ok) = self.stderr.wait(ready);
         assert!(ok, "the log never got there:\n{text}");
         text
+    }
+
+    /// Waits until stdout has a line containing `needle`, and returns that line.
+    pub(crate) fn await_stdout(&self, needle: &str) -> String {
+        let (text, ready) = self.stdout.wait(|text| text.contains(needle));
+        assert!(ready, "no {needle:?} on stdout:\n{text}");
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_owned()
     }
 
     /// Everything logged so far.

@@ -1,0 +1,153 @@
+//! Listener URLs: `-l tcp://127.0.0.1:7007`, `-l tls://[::1]:7443?mode=raw`, or a bare
+//! `HOST:PORT` for TCP. The scheme chooses the stack of layers every connection of that
+//! listener gets; the query sets that listener's own echo options.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use crate::units::parse_escaped;
+
+/// The protocols a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// Plain TCP: the echo over the stream.
+    Tcp,
+    /// TLS over TCP: the echo inside a TLS session.
+    Tls,
+}
+
+impl Scheme {
+    /// The URL scheme.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Scheme::Tcp => "tcp",
+            Scheme::Tls => "tls",
+        }
+    }
+
+    /// Whether connections of this listener speak TLS.
+    pub const fn is_tls(self) -> bool {
+        matches!(self, Scheme::Tls)
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One listener's own echo options, from its URL's query; unset ones follow the command
+/// line's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// `?mode=raw|line|collect`.
+    pub mode: Option<String>,
+    /// `?prefix=TEXT` (escapes as for `--prefix`).
+    pub prefix: Option<Vec<u8>>,
+    /// `?suffix=TEXT`.
+    pub suffix: Option<Vec<u8>>,
+}
+
+/// A parsed `-l` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenUrl {
+    /// The protocol.
+    pub scheme: Scheme,
+    /// Where to listen (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// Its own echo options.
+    pub options: ListenOptions,
+}
+
+impl FromStr for ListenUrl {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (scheme, rest) = match text.split_once("://") {
+            Some(("tcp", rest)) => (Scheme::Tcp, rest),
+            Some(("tls", rest)) => (Scheme::Tls, rest),
+            Some((other, _)) => {
+                return Err(format!(
+                    "{text:?}: unknown scheme {other:?} (use tcp://, tls:// or HOST:PORT)"
+                ))
+            }
+            None => (Scheme::Tcp, text),
+        };
+        let (addr, query) = match rest.split_once('?') {
+            Some((addr, query)) => (addr, Some(query)),
+            None => (rest, None),
+        };
+        let addr: SocketAddr = addr.trim_end_matches('/').parse().map_err(|_| {
+            format!("{text:?}: {addr:?} is not HOST:PORT (e.g. 127.0.0.1:7007, [::1]:7443)")
+        })?;
+        let mut options = ListenOptions::default();
+        for pair in query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "mode" => options.mode = Some(value.to_owned()),
+                "prefix" => options.prefix = Some(parse_escaped(value)?),
+                "suffix" => options.suffix = Some(parse_escaped(value)?),
+                other => {
+                    return Err(format!(
+                        "{text:?}: unknown listener option {other:?} (use mode, prefix, suffix)"
+                    ))
+                }
+            }
+        }
+        Ok(ListenUrl {
+            scheme,
+            addr,
+            options,
+        })
+    }
+}
+
+impl fmt::Display for ListenUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme, self.addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> ListenUrl {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_bare_address_is_tcp_and_a_scheme_chooses_the_protocol() {
+        assert_eq!(url("127.0.0.1:7007").scheme, Scheme::Tcp);
+        assert_eq!(url("tcp://127.0.0.1:7007").scheme, Scheme::Tcp);
+        let tls = url("tls://[::1]:7443/");
+        assert_eq!((tls.scheme, tls.addr.port()), (Scheme::Tls, 7443));
+        assert_eq!(tls.to_string(), "tls://[::1]:7443");
+    }
+
+    #[test]
+    fn the_query_sets_the_listeners_own_echo_options() {
+        let u = url("tls://127.0.0.1:0?mode=raw&prefix=%3E\\x20&suffix=!");
+        assert_eq!(u.options.mode.as_deref(), Some("raw"));
+        assert_eq!(u.options.prefix.as_deref(), Some(&b"%3E "[..]));
+        assert_eq!(u.options.suffix.as_deref(), Some(&b"!"[..]));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = "http://127.0.0.1:80".parse::<ListenUrl>().unwrap_err();
+        assert!(err.contains("unknown scheme \"http\""), "{err}");
+        let err = "tls://localhost:7443".parse::<ListenUrl>().unwrap_err();
+        assert!(err.contains("is not HOST:PORT"), "{err}");
+        let err = "tcp://127.0.0.1:1?colour=red"
+            .parse::<ListenUrl>()
+            .unwrap_err();
+        assert!(err.contains("unknown listener option \"colour\""), "{err}");
+    }
+}
