@@ -9,7 +9,8 @@
 //!
 //! [`ServerTls`] is what a `tls://` listener needs once: its certificate (from PEM files,
 //! or generated at start and self-signed) and the rustls configuration all its
-//! connections share.
+//! connections share. [`ClientTls`] and [`ClientSession`] are the client side, bytes in
+//! and bytes out, for `reverb client` and `reverb bench`.
 //!
 //! ## Why a crate of its own
 //! rustls and its `ring` provider compile C and assembly that do not build for
@@ -25,7 +26,9 @@
 #![warn(missing_docs)]
 
 mod certs;
+mod client;
 mod layer;
 
 pub use certs::{fingerprint, CertError, ServerTls, HANDSHAKE_TIMEOUT};
+pub use client::{ClientSession, ClientTls};
 pub use layer::{Tls, READ_CHUNK};
