@@ -3,12 +3,13 @@
 //! This is the only crate that knows JavaScript, and it has no echo logic and no per-field
 //! marshalling: every value that crosses is one of the core's own types, in the form the
 //! core derives with its `serde` feature, converted by `serde-wasm-bindgen`. Each method
-//! converts its arguments, calls [`reverb_core::Registry`] once, and converts the result
-//! back. A config section, an event or a close reason added to the core reaches JavaScript
-//! with no change here. Two pieces stand in for what serde-wasm-bindgen cannot do: an
-//! owned twin of [`Input`] (the core's borrows its bytes; serde-wasm-bindgen makes owned
-//! values only), and a check of a config's names against the core's defaults (it reads
-//! only the fields a struct knows, so it cannot refuse a typo itself).
+//! converts its arguments, calls [`reverb_core::Registry`] once (or reads one connection
+//! of it), and converts the result back. A config section, an event or a close reason
+//! added to the core reaches JavaScript with no change here. Two pieces stand in for what
+//! serde-wasm-bindgen cannot do: an owned twin of [`Input`] (the core's borrows its bytes;
+//! serde-wasm-bindgen makes owned values only), and a check of a config's names against
+//! the core's defaults (it reads only the fields a struct knows, so it cannot refuse a
+//! typo itself).
 //!
 //! # Conventions
 //! - **Time** is a JS number of milliseconds since the page's epoch ([`Instant`]).
@@ -25,8 +26,11 @@
 //!   to a default), and so is a bad value (`echo.max_line: invalid type …`). Words and
 //!   affixes are read from a string (UTF-8), a `Uint8Array` or an array of numbers, and
 //!   written as a string when they are UTF-8, else as a `Uint8Array`; `framing` is `"raw"`,
-//!   `"line"` or `"collect"`. [`default_config`] gives every field. The playground's
-//!   connections are a bare echo, so a config that turns a fault on is refused.
+//!   `"line"` or `"collect"`. [`default_config`] gives every field. Every connection is
+//!   the echo under the fault layer ([`Faults`]), which passes the echo's output through
+//!   untouched while no fault is on; the UDP-only faults (`drop`, `duplicate`, `reorder`)
+//!   are refused, since the playground's connections are streams and would silently
+//!   ignore them.
 //! - **Inputs** mirror [`Input`]: `{kind: "received", bytes}` (a `Uint8Array`, an array
 //!   of numbers or a string), `{kind: "peer_closed"}`, `{kind: "written", n}`,
 //!   `{kind: "writable"}`, `{kind: "tick"}`, `{kind: "shutdown"}`, `{kind: "reset"}`.
@@ -46,9 +50,13 @@
 //!   exceeds 64 bytes"}`.
 //! - **Snapshots** mirror [`Snapshot`], with its field names: buffers (`input`,
 //!   `collected`, `output`) are `Uint8Array` copies, `close_reason` is `null` until the
-//!   connection closes, `deadlines` is `{shutdown, write_stall, flush, linger, frame,
-//!   idle}` in ms, each `null` when that timer is not running.
+//!   connection closes, `deadlines` has every [`Timer`] (`{shutdown, handshake,
+//!   write_stall, flush, linger, frame, idle}`) in ms, each `null` when that timer is not
+//!   running.
 //! - **Counters** mirror [`Counters`] and [`RegistryCounters`]: plain numbers.
+//! - **The fault layer's deadline** ([`Registry::fault_deadline`]): when held output is
+//!   released (`delay`) or paced output may go on (`rate`), in ms, or `undefined`. The
+//!   snapshot's `deadlines` name the stream's and the echo's timers, not this one.
 //!
 //! The run-loop contract of the [core's crate docs](reverb_core) applies unchanged: after
 //! every input drain [`Registry::poll_output`] until `timeout`, and answer every
@@ -67,18 +75,28 @@
 //! [`RegistryCounters`]: reverb_core::RegistryCounters
 //! [`CloseReason`]: reverb_core::CloseReason
 //! [`PeerError`]: reverb_core::PeerError
+//! [`Faults`]: reverb_core::Faults
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use reverb_core::{Config, ConnId, Input, Instant};
+use reverb_core::{Config, ConnId, Echo, Faults, Input, Instant, Layer};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
+
+/// Every connection's stack: the echo under the fault layer, as the native server stacks it
+/// when a fault is on. With none on, the layer hands on the echo's own slice, so one type
+/// serves every config and the page needs no second registry to turn a fault on.
+type Stack = Faults<Echo>;
+
+/// The UDP-only faults, and why the playground refuses them.
+const DATAGRAM_ONLY: &str =
+    "UDP only; the playground's connections are TCP streams, which would silently ignore it";
 
 /// A [`reverb_core::Registry`] for JavaScript: the connections of one simulated server.
 #[wasm_bindgen]
 #[derive(Debug)]
 pub struct Registry {
-    inner: reverb_core::Registry,
+    inner: reverb_core::Registry<Stack>,
 }
 
 #[wasm_bindgen]
@@ -88,11 +106,16 @@ impl Registry {
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<Registry, JsError> {
         let config = config_from_js(config)?;
-        if config.faults.is_active() {
-            // The playground's stack is the bare echo: a fault it would ignore is refused.
-            return Err(JsError::new(
-                "faults: the playground's connections have no fault layer",
-            ));
+        let faults = &config.faults;
+        for (name, on) in [
+            ("drop", faults.drop.is_some()),
+            ("duplicate", faults.duplicate.is_some()),
+            ("reorder", faults.reorder.is_some()),
+        ] {
+            // A fault that is set and has no effect would teach the wrong thing.
+            if on {
+                return Err(JsError::new(&format!("faults.{name}: {DATAGRAM_ONLY}")));
+            }
         }
         Ok(Registry {
             inner: reverb_core::Registry::new(config.validate().map_err(error)?),
@@ -101,7 +124,15 @@ impl Registry {
 
     /// Registers a new connection at `now`; returns its id. Throws if refused.
     pub fn accept(&mut self, now: f64) -> Result<f64, JsError> {
-        let id = self.inner.accept(instant(now)).map_err(error)?;
+        let now = instant(now);
+        let config = self.inner.config();
+        // Numbered by arrival from 0, as the native server's first thread numbers its
+        // connections: with the config's seed, the number makes each connection's random
+        // choices its own, and the same as under `reverb serve --seed N --threads 1`.
+        let number = self.inner.counters().accepted;
+        let echo = Echo::new(config.clone(), now);
+        let stack = Faults::new(&config.faults, number, now, echo);
+        let id = self.inner.accept_with(now, stack).map_err(error)?;
         Ok(id.to_bits() as f64)
     }
 
@@ -159,6 +190,19 @@ impl Registry {
             Some(c) => to_js(&c.snapshot()),
             None => Ok(JsValue::UNDEFINED),
         }
+    }
+
+    /// The fault layer's own deadline (ms): when delayed output is released or paced
+    /// output may go on; `undefined` when it has none, or for an unknown id. The layer
+    /// reports the earlier of its deadline and the echo's (the frame timer, giving back
+    /// idle buffers), so one equal to the echo's is taken for the echo's.
+    pub fn fault_deadline(&self, id: f64) -> Option<f64> {
+        let conn = self.inner.get(conn_id(id))?;
+        conn.next_deadline()?;
+        let faults = conn.stack();
+        let at = faults.deadline()?;
+        let own = faults.inner().deadline().is_none_or(|echo| at < echo);
+        own.then(|| at.as_millis() as f64)
     }
 
     /// The registry-wide counters.

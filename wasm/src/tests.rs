@@ -255,8 +255,8 @@ fn a_snapshot_has_the_core_field_names_and_deadlines_by_timer() {
     assert_eq!(json["close_reason"], Value::Null);
     assert_eq!(
         json["deadlines"],
-        json!({ "shutdown": null, "write_stall": null, "flush": null, "linger": null,
-            "frame": 1250, "idle": null })
+        json!({ "shutdown": null, "handshake": null, "write_stall": null, "flush": null,
+            "linger": null, "frame": 1250, "idle": null })
     );
     let keys: Vec<&str> = json
         .as_object()

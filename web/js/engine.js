@@ -37,6 +37,8 @@ export function createEngine(config) {
     nextDeadline: () => r.next_deadline() ?? null,
     capacity: (id) => r.receive_capacity(id),
     wantsWrite: (id) => r.wants_write(id),
+    /** The fault layer's own deadline (release of delayed output, pacing), or null. */
+    faultDeadline: (id) => r.fault_deadline(id) ?? null,
     snapshot: (id) => r.snapshot(id) ?? null,
     counters: () => r.counters(),
     free: () => r.free(),

@@ -97,6 +97,48 @@ export const PRESETS = [
       { client: 1, got: '', eof: true, reason: 'frame timeout' },
     ],
   },
+  {
+    key: 'delay',
+    title: 'Faults: delay',
+    lesson: 'The fault layer holds each echo 300 ms before it may be written. The output queue keeps it while the delay runs (the faults badge, the held band on the timeline), then it goes out — in the order it was echoed, however the lines were spaced.',
+    config: { echo: { framing: 'line' }, faults: { delay: 300 } },
+    sim: { read_size: 64 },
+    clients: [{ name: 'client A', script: [{ at: 0, send: 'one\n' }, { at: 100, send: 'two\n' }, { at: 150, send: 'three\n' }] }],
+    expect: [{ client: 0, got: 'one\ntwo\nthree\n', held: true, late: 300 }],
+  },
+  {
+    key: 'rate',
+    title: 'Faults: rate',
+    lesson: 'The fault layer paces the echo to 100 B/s: 5 bytes every 50 ms, and its deadline says when the next may go. The output queue drains at that rate, climbs to the high watermark and the core stops reading — backpressure from a slow link, with a client that reads everything at once.',
+    config: { echo: { framing: 'line', high_watermark: 24, low_watermark: 8 }, faults: { rate: 100 } },
+    sim: { read_size: 8, rx_cap: 16 },
+    clients: [{ name: 'client A', script: [{ at: 0, send: 'line 01\nline 02\nline 03\nline 04\nline 05\nline 06\nline 07\nline 08\n' }] }],
+    expect: [{ client: 0, got: 'line 01\nline 02\nline 03\nline 04\nline 05\nline 06\nline 07\nline 08\n', paused: true, held: true }],
+  },
+  {
+    key: 'chunk',
+    title: 'Faults: chunking',
+    lesson: 'recv(2) from the client\'s side: the fault layer offers each echo in pieces of 1 to 3 bytes, each its own write, and the client reads its reply in pieces as they arrive. A client that expects one read per line breaks here; one that reads until the newline does not.',
+    config: { echo: { framing: 'line' }, faults: { chunk: { min: 1, max: 3 } } },
+    sim: { read_size: 64, jitter: 30 },
+    clients: [{ name: 'client A', script: [{ at: 0, send: 'hello, world\n' }, { at: 200, send: 'again\n' }] }],
+    expect: [{ client: 0, got: 'hello, world\nagain\n', pieces: 4 }],
+  },
+  {
+    key: 'reset-after',
+    title: 'Faults: reset after N bytes',
+    lesson: 'The fault layer resets a connection once 20 bytes were echoed to it. Client B is cut in the middle of its third line: it reads the 20 bytes, then "connection reset by peer". Client A has echoed fewer and carries on.',
+    config: { echo: { framing: 'line' }, faults: { reset_after: 20 } },
+    sim: { read_size: 16 },
+    clients: [
+      { name: 'client A', script: [{ at: 0, send: 'hi\n' }, { at: 600, send: 'still here\n' }] },
+      { name: 'client B', script: [{ at: 100, send: 'line 01\nline 02\nline 03\n' }, { at: 500, send: 'after\n' }] },
+    ],
+    expect: [
+      { client: 0, got: 'hi\nstill here\n' },
+      { client: 1, got: 'line 01\nline 02\nline', reset: true, reason: 'injected reset' },
+    ],
+  },
 ];
 
 export function presetByKey(key) {

@@ -10,7 +10,9 @@
 //   core ──transmit──▶ [tx: the server's send buffer, `tx_cap` bytes] ──read──▶ client app
 // A write enters its buffer at once (taking room) and becomes readable on the other side
 // after the latency (plus seeded jitter): the buffer's capacity is the TCP window. A full
-// buffer makes the writer's write short — the backpressure the lesson is about.
+// buffer makes the writer's write short — the backpressure the lesson is about. A reset
+// (RST) travels behind what was written before it, and what arrived before it can still
+// be read, as on Linux: a client reads the bytes a server sent, then the reset.
 
 import { mulberry32, below } from './rng.js';
 
@@ -30,9 +32,15 @@ export const SIM_DEFAULTS = Object.freeze({
   client_read_size: 64,
 });
 
+/**
+ * A segment's time on the wire: segments never overtake one another, and those written
+ * together arrive one after another, so a reader that keeps up sees each write on its own
+ * (as over loopback), and one that falls behind reads several at once.
+ */
+const SEGMENT_MS = 1;
 /** Bounds a drain loop: a core that never returns `timeout` is a bug, not a hang. */
 const MAX_OUTPUTS_PER_DRAIN = 10_000;
-/** How many reads and frames each connection keeps for its views. */
+/** How many reads, writes and frames each connection keeps for its views. */
 const KEEP_RECENT = 8;
 /** Ticks kept in the log; older ones are dropped (a long play must not eat memory). */
 export const MAX_TICKS = 5000;
@@ -80,13 +88,26 @@ class Pipe {
 }
 
 /**
+ * What the fault layer of `faults` (the config's section) holds output for, in words, or
+ * null when it holds none: its deadline then means "the delay is over" or "pacing lets
+ * the next bytes go".
+ */
+export function faultHold(faults = {}) {
+  const delay = faults.delay != null || faults.jitter != null;
+  const paced = faults.rate != null;
+  if (delay && paced) return 'delay and pacing';
+  return delay ? 'delay' : paced ? 'pacing' : null;
+}
+
+/**
  * A simulated echo server with its clients.
  *
  * `engine` is what `createEngine(config)` of engine.js returns; `config` is the core's
- * config (`{echo: {...}, stream: {...}}`, the core's names); `sim` overrides
- * SIM_DEFAULTS; `clients` are specs `{name, script: [{at, send} | {at, stop_reading} |
- * {at, resume_reading} | {at, half_close} | {at, abort}]}`, each optionally with its own
- * `client_read_size`, `latency`, `rx_cap` and `tx_cap` (else the simulation's).
+ * config (`{echo: {...}, stream: {...}, faults: {...}}`, the core's names); `sim`
+ * overrides SIM_DEFAULTS; `clients` are specs `{name, script: [{at, send} |
+ * {at, stop_reading} | {at, resume_reading} | {at, half_close} | {at, abort}]}`, each
+ * optionally with its own `client_read_size`, `latency`, `rx_cap` and `tx_cap` (else the
+ * simulation's).
  */
 export class Simulation {
   constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [] }) {
@@ -102,6 +123,7 @@ export class Simulation {
     this.seed = seed >>> 0;
     this.rand = mulberry32(this.seed);
     this.engine = createEngine(this.config);
+    this.hold = faultHold(this.config.faults);
     this.now = 0;
     this.conns = [];
     this.ticks = [];
@@ -130,16 +152,21 @@ export class Simulation {
       wrote: [],
       pending: [],
       got: [],
+      /** Where each of the client's reads ended in `got`, for the view. */
+      cuts: [],
       /** Every byte the server wrote to this socket, for checks that nothing is lost. */
       sent: [],
       rx: new Pipe(spec.rx_cap ?? this.sim.rx_cap),
       tx: new Pipe(spec.tx_cap ?? this.sim.tx_cap),
       blocked: false,
       reads: [],
+      writes: [],
+      creads: [],
       frames: [],
       snapshot: null,
       released: null,
       deadline: null,
+      faultDeadline: null,
       clientEof: false,
       clientReset: false,
     };
@@ -272,7 +299,7 @@ export class Simulation {
 
   arrival(c, pipe) {
     const at = this.now + c.latency + below(this.rand, this.sim.jitter + 1);
-    pipe.lastAt = Math.max(pipe.lastAt, at);
+    pipe.lastAt = Math.max(pipe.lastAt + SEGMENT_MS, at);
     return pipe.lastAt;
   }
 
@@ -288,8 +315,8 @@ export class Simulation {
         notes.push('FIN');
       }
       if (seg.rst) {
+        // What arrived before the reset stays readable; nothing comes after it.
         pipe.rstArrived = true;
-        pipe.buf = [];
         notes.push('RST');
       }
     }
@@ -299,6 +326,9 @@ export class Simulation {
   }
 
   fireTimers() {
+    // Whose fault layer is due, to say so: its deadline is the one the snapshot cannot name.
+    const due = (c) => !c.released && c.faultDeadline !== null && c.faultDeadline <= this.now;
+    const faultDue = new Set(this.conns.filter(due).map((c) => c.cid));
     this.engine.handleTimeout(this.now);
     const touched = new Set();
     for (let id = this.engine.pollReady(); id !== undefined; id = this.engine.pollReady()) {
@@ -308,7 +338,14 @@ export class Simulation {
         this.drain(c);
       }
     }
-    return this.record({ kind: 'timer', cid: touched.size === 1 ? [...touched][0] : null, text: 'timer due: core ticked' });
+    const what = {
+      delay: 'the delay is over, held output released',
+      pacing: 'pacing lets the next bytes go',
+      'delay and pacing': 'the fault layer releases or paces output',
+    }[this.hold];
+    const fault = Boolean(what) && [...touched].some((cid) => faultDue.has(cid));
+    const text = fault ? `timer due: fault layer — ${what}` : 'timer due: core ticked';
+    return this.record({ kind: 'timer', cid: touched.size === 1 ? [...touched][0] : null, fault, text });
   }
 
   serverReadable(c) {
@@ -389,6 +426,8 @@ export class Simulation {
           }
           this.feed(c, { kind: 'written', n });
           if (n < len) c.blocked = true;
+          c.writes.push({ t: this.now, n, of: len, bytes: Array.from(out.bytes.subarray(0, n)) });
+          trim(c.writes);
           // The registry forgets a connection at its release, so keep what it looked like
           // after each write: the last view of a released connection is then up to date.
           c.snapshot = this.engine.snapshot(c.id) ?? c.snapshot;
@@ -404,6 +443,7 @@ export class Simulation {
           break;
         case 'timeout':
           c.deadline = out.at;
+          c.faultDeadline = this.engine.faultDeadline(c.id);
           c.snapshot = this.engine.snapshot(c.id) ?? c.snapshot;
           return;
         default:
@@ -438,6 +478,9 @@ export class Simulation {
       case 'buffers_released':
         text = `quiet for a while: ${e.bytes} B of buffers given back`;
         break;
+      case 'injected':
+        text = `fault layer: ${INJECTED[e.fault] ?? `injected ${e.fault}`}`;
+        break;
       default:
         text = e.kind;
     }
@@ -449,13 +492,15 @@ export class Simulation {
     const { text: reason, graceful } = out.reason;
     c.released = { reason, graceful, t: this.now };
     c.snapshot = this.engine.snapshot(c.id) ?? c.snapshot;
+    c.faultDeadline = null;
     c.blocked = false;
     // The socket is closed: what the kernel still had to read is dropped. A graceful end
-    // has sent its FIN already; anything else resets the connection.
+    // has sent its FIN already; anything else resets the connection, the RST behind the
+    // bytes already written (the core counted them sent, as the kernel took them).
     c.rx.buf = [];
     c.rx.inflight = [];
     if (!graceful) {
-      c.tx.inflight = [{ at: this.arrival(c, c.tx), bytes: [], rst: true }];
+      c.tx.inflight.push({ at: this.arrival(c, c.tx), bytes: [], rst: true });
     }
     this.log(c, 'release', `released: ${reason}${graceful ? '' : ' (socket reset)'}`);
   }
@@ -502,15 +547,22 @@ export class Simulation {
   }
 
   clientRead(c) {
-    if (c.tx.rstArrived) {
+    // A reading client gets what arrived before a reset first; one that is not reading
+    // learns of the reset at once (its next write would fail) and loses the rest.
+    if (c.tx.rstArrived && !(c.reading && c.tx.buf.length)) {
       c.tx.eofTaken = true;
       c.clientReset = true;
       c.pending = [];
+      c.tx.buf = [];
+      c.creads.push({ t: this.now, n: 0, bytes: [], reset: true });
+      trim(c.creads);
       return this.record({ kind: 'creset', cid: c.cid, text: `${c.name} reads: connection reset by peer` });
     }
     if (!c.tx.buf.length) {
       c.tx.eofTaken = true;
       c.clientEof = true;
+      c.creads.push({ t: this.now, n: 0, bytes: [] });
+      trim(c.creads);
       let text = `${c.name} reads end-of-stream`;
       // A client that saw the end closes its side too, as most do: the server's linger
       // wait ends with our FIN.
@@ -525,6 +577,9 @@ export class Simulation {
     const n = Math.min(c.readSize, c.tx.buf.length);
     const bytes = c.tx.buf.splice(0, n);
     c.got.push(...bytes);
+    c.cuts.push(c.got.length);
+    c.creads.push({ t: this.now, n, bytes });
+    trim(c.creads);
     // Room appeared in the server's send buffer: the next loop turn sees it writable.
     return this.record({ kind: 'cread', cid: c.cid, n, text: `${c.name} reads ${n} B: ${printable(bytes)}` });
   }
@@ -560,14 +615,21 @@ export class Simulation {
         pending: c.pending.slice(),
         rx: c.rx.view(),
         reads: c.reads.map((r) => ({ ...r, bytes: r.bytes.slice() })),
+        writes: c.writes.map((w) => ({ ...w, bytes: w.bytes.slice() })),
+        creads: c.creads.map((r) => ({ ...r, bytes: r.bytes.slice() })),
         core: c.snapshot ? plainSnapshot(c.snapshot) : null,
         frames: c.frames.map((f) => ({ ...f, bytes: f.bytes.slice() })),
         tx: c.tx.view(),
         got: c.got.slice(),
+        cuts: c.cuts.slice(),
         interest: this.interest(c),
         blocked: c.blocked,
         released: c.released,
         deadline: c.deadline,
+        // The faults configured (the config's section, shared by every connection), and
+        // the fault layer's deadline with what it holds output for ('delay', 'pacing').
+        faults: this.config.faults ?? null,
+        fault: c.faultDeadline === null || c.released ? null : { at: c.faultDeadline, hold: this.hold },
         eof: c.clientEof,
         reset: c.clientReset,
       })),
@@ -583,6 +645,13 @@ export class Simulation {
     return { readable: this.engine.capacity(c.id) > 0, writable: this.engine.wantsWrite(c.id) };
   }
 }
+
+/** The fault layer's injected faults, in words (the event's `fault`). */
+const INJECTED = {
+  reset: 'reset after its byte limit (RST)',
+  close: 'closed after its byte limit (FIN)',
+  chance: 'a frame drew the fault chance',
+};
 
 function trim(list) {
   if (list.length > KEEP_RECENT) list.splice(0, list.length - KEEP_RECENT);

@@ -6,7 +6,7 @@
 
 import { SIM_DEFAULTS } from './shim.js';
 import { presetByKey } from './presets.js';
-import { configFields, getValue, parseValue, setValue } from './fields.js';
+import { configFields, formatValue, getValue, parseValue, setValue } from './fields.js';
 
 export const SIM_FIELDS = Object.keys(SIM_DEFAULTS);
 
@@ -38,8 +38,8 @@ export function encode({ preset, seed, config = {}, sim = {} }, defaults) {
   const q = new URLSearchParams({ preset: p.key, seed: String(seed) });
   for (const field of configFields(defaults)) {
     const value = getValue(config, field);
-    if (value === undefined || value === getValue(p.config, field)) continue;
-    q.set(field.param, value === null ? 'off' : String(value));
+    if (value === undefined || same(field, value, getValue(p.config, field))) continue;
+    q.set(field.param, value === null ? 'off' : formatValue(field, value));
   }
   for (const field of SIM_FIELDS) {
     if (!(field in sim)) continue;
@@ -47,6 +47,13 @@ export function encode({ preset, seed, config = {}, sim = {} }, defaults) {
     if (sim[field] !== base) q.set(field, String(sim[field]));
   }
   return `?${q}`;
+}
+
+/** Whether two values of a field are the same: a range is an object, compared as written. */
+function same(field, a, b) {
+  if (a === b) return true;
+  if (a === null || b === null || a === undefined || b === undefined) return false;
+  return formatValue(field, a) === formatValue(field, b);
 }
 
 function toInt(raw) {

@@ -73,6 +73,9 @@ for (const preset of PRESETS) {
       if (e.reset) assert.match(await card.textContent(), /connection reset by peer/);
       if (e.eof) assert.match(await card.textContent(), /end-of-stream/);
       if (e.reason) assert.match(await card.locator('.phase').textContent(), new RegExp(e.reason));
+      // The fault layer's deadline ran: its band stays on the timeline.
+      if (e.held) assert.ok((await page.locator(`#timeline [data-held="${e.client}"]`).count()) > 0, 'a held band on the timeline');
+      if (e.pieces) assert.equal(await card.locator('[data-role="creads"] li').count(), 3, 'the client\'s last reads are listed');
     }
     assert.deepEqual(problems, []);
     await page.close();
@@ -153,6 +156,49 @@ test('collect mode, set in the URL, holds the echo until the quit word', async (
   await page.click('#finish');
   assert.equal(await stageText(page, 0, 'got'), 'hello\nquit\n');
   assert.match(await page.textContent('.conn[data-cid="0"] .phase'), /collect complete/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the delay preset shows the fault deadline as a badge and the held echo in the queue', async () => {
+  const { page, problems } = await open('?preset=delay&seed=1');
+  const card = page.locator('.conn[data-cid="0"]');
+  assert.match(await card.locator('[data-badge="faults"]').textContent(), /faults: delay 300 ms/);
+  let held = false;
+  for (let i = 0; i < 40 && !held; i++) {
+    await page.click('#step');
+    held = (await card.locator('[data-badge="fault-deadline"]').count()) > 0;
+  }
+  assert.ok(held, 'the fault deadline badge appears');
+  assert.match(await card.locator('[data-badge="fault-deadline"]').textContent(), /delay: release at \d+ ms/);
+  assert.equal(await stageText(page, 0, 'output'), 'one\n', 'the echo waits in the output queue');
+  assert.match(await card.textContent(), /held by the fault layer \(delay\) until \d+ ms/);
+  await page.click('#finish');
+  assert.equal(await card.locator('[data-badge="fault-deadline"]').count(), 0);
+  assert.match(await page.textContent('#log'), /the delay is over, held output released/);
+  assert.ok((await page.locator('#timeline .m-timer').count()) > 0, 'the releases are marked on the timeline');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the config form offers the fault fields, a chunk range included, and applies them', async () => {
+  const { page, problems } = await open('?preset=chunk&seed=1');
+  await page.click('#config-panel summary');
+  assert.equal(await page.inputValue('#cfg-chunk'), '1..3', 'the preset\'s chunk range');
+  assert.equal(await page.inputValue('#cfg-delay'), '', 'off');
+  assert.equal(await page.locator('#cfg-drop').count(), 0, 'UDP faults are not offered');
+  await page.fill('#cfg-chunk', '2..2');
+  await page.fill('#cfg-reset_after', '7');
+  await page.click('#config button[type="submit"]');
+  assert.equal(await page.textContent('#config [role="alert"]'), '');
+  assert.match(page.url(), /chunk=2\.\.2/);
+  assert.match(page.url(), /reset_after=7/);
+  await page.click('#finish');
+  assert.equal(await stageText(page, 0, 'got'), 'hello, ');
+  assert.match(await page.textContent('.conn[data-cid="0"]'), /connection reset by peer/);
+  await page.fill('#cfg-chunk', '3..1');
+  await page.click('#config button[type="submit"]');
+  assert.match(await page.textContent('#config [role="alert"]'), /chunk range 3\.\.1 is empty/);
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -69,7 +69,7 @@ test('a partial line is held with its length, and the frame timeout is a deadlin
   assert.equal(snap.phase, 'open');
   assert.equal(snap.framing, 'line');
   assert.equal(snap.close_reason, null);
-  assert.deepEqual(snap.deadlines, { shutdown: null, write_stall: null, flush: null, linger: null, frame: 1250, idle: null });
+  assert.deepEqual(snap.deadlines, { shutdown: null, handshake: null, write_stall: null, flush: null, linger: null, frame: 1250, idle: null });
   assert.equal(e.nextDeadline(), 1250);
   e.handleTimeout(1250);
   const ready = e.pollReady();
@@ -133,5 +133,103 @@ test('bad inputs and configs are errors with the core\'s words, naming the field
   assert.throws(() => createEngine({ echo: { quit_word: 'a\nb' } }), /quit word must not contain a line break/);
   assert.throws(() => createEngine({ echo: { framing: 'collect', quit_word: null } }), /collect framing needs a quit word/);
   assert.throws(() => createEngine({ stream: { flush_timeout: null } }), /stream\.flush_timeout: invalid type/);
-  assert.throws(() => createEngine({ faults: { delay: 10 } }), /no fault layer/);
+  assert.throws(() => createEngine({ faults: { rate: 0 } }), /^Error: rate must be at least 1$/);
+  assert.throws(() => createEngine({ faults: { chunk: { min: 3, max: 1 } } }), /chunk range 3\.\.1 is empty/);
+  // The UDP-only faults would do nothing to the playground's streams: refused, by name.
+  assert.throws(() => createEngine({ faults: { drop: 0.1 } }), /^Error: faults\.drop: UDP only/);
+  assert.throws(() => createEngine({ faults: { reorder: 0.5 } }), /^Error: faults\.reorder: UDP only/);
+});
+
+// The fault layer: every connection is the echo under it, as the native server stacks it.
+
+/** Drains like a socket that takes every byte: each transmit is answered in full. */
+function pump(e, id, now) {
+  const outs = [];
+  for (let i = 0; i < 100; i++) {
+    const o = e.poll(id);
+    outs.push(o);
+    if (o.kind === 'transmit') e.input(id, now, { kind: 'written', n: o.bytes.length });
+    if (o.kind === 'timeout' || o.kind === 'release') return outs;
+  }
+  throw new Error('no timeout');
+}
+const sent = (outs) => outs.filter((o) => o.kind === 'transmit').map((o) => text(o.bytes));
+
+test('with no fault on, the fault layer is invisible: one transmit, no fault deadline', () => {
+  const e = createEngine({});
+  const id = e.accept(0);
+  e.input(id, 0, { kind: 'received', bytes: bytes('hello\n') });
+  assert.deepEqual(sent(pump(e, id, 0)), ['hello\n']);
+  assert.equal(e.faultDeadline(id), null);
+});
+
+test('delay: the echo is held in the output queue until the fault deadline, then released', () => {
+  const e = createEngine({ faults: { delay: 300 } });
+  const id = e.accept(0);
+  e.input(id, 10, { kind: 'received', bytes: bytes('one\n') });
+  const outs = drain(e, id);
+  assert.equal(outs.some((o) => o.kind === 'transmit'), false, 'nothing offered while the delay runs');
+  assert.deepEqual(outs.at(-1), { kind: 'timeout', at: 310 });
+  assert.equal(e.faultDeadline(id), 310, 'the deadline is the fault layer\'s');
+  assert.equal(text(e.snapshot(id).output), 'one\n', 'the echo waits in the output queue');
+  assert.ok(Object.values(e.snapshot(id).deadlines).every((at) => at === null), 'no named timer runs');
+  e.handleTimeout(310);
+  assert.equal(e.pollReady(), id);
+  assert.deepEqual(sent(pump(e, id, 310)), ['one\n']);
+  assert.equal(e.faultDeadline(id), null);
+});
+
+test('chunk: the echo is offered in pieces within the range, each its own transmit', () => {
+  const e = createEngine({ faults: { chunk: { min: 1, max: 3 } } });
+  const id = e.accept(0);
+  e.input(id, 0, { kind: 'received', bytes: bytes('hello, world\n') });
+  const pieces = sent(pump(e, id, 0));
+  assert.equal(pieces.join(''), 'hello, world\n');
+  assert.ok(pieces.length >= 5 && pieces.every((p) => p.length >= 1 && p.length <= 3), JSON.stringify(pieces));
+});
+
+test('rate: output goes at the rate, and the fault deadline says when the next bytes may', () => {
+  const e = createEngine({ faults: { rate: 100 } });
+  const id = e.accept(0);
+  e.input(id, 0, { kind: 'received', bytes: bytes('0123456789abcdefghi\n') });
+  assert.deepEqual(sent(pump(e, id, 0)), ['01234'], 'a 50 ms burst at 100 B/s');
+  const at = e.faultDeadline(id);
+  assert.ok(at > 0 && at <= 50, `next bytes within 50 ms, at ${at}`);
+  // The whole line goes out by the time the rate allows, and no sooner.
+  let out = '01234';
+  let now = 0;
+  while (out.length < 20) {
+    now = e.faultDeadline(id);
+    e.handleTimeout(now);
+    while (e.pollReady() !== undefined);
+    out += sent(pump(e, id, now)).join('');
+  }
+  assert.equal(out, '0123456789abcdefghi\n');
+  assert.ok(now >= 150 && now <= 160, `15 bytes after the burst at 100 B/s: ${now} ms`);
+});
+
+test('reset_after: the connection is released with an injected reset after that many bytes', () => {
+  const e = createEngine({ faults: { reset_after: 4 } });
+  const id = e.accept(0);
+  e.input(id, 0, { kind: 'received', bytes: bytes('hello\n') });
+  const outs = pump(e, id, 0);
+  assert.deepEqual(sent(outs), ['hell']);
+  assert.ok(outs.some((o) => o.kind === 'event' && o.event.kind === 'injected' && o.event.fault === 'reset'));
+  const release = outs.at(-1);
+  assert.equal(release.kind, 'release');
+  assert.deepEqual([release.reason.kind, release.reason.fault, release.reason.text, release.reason.graceful], ['injected', 'reset', 'injected reset', false]);
+});
+
+test('the same fault seed makes the same choices; connections draw their own', () => {
+  const pieces = (seed) => {
+    const e = createEngine({ faults: { chunk: { min: 1, max: 4 }, seed } });
+    return [0, 1].map(() => {
+      const id = e.accept(0);
+      e.input(id, 0, { kind: 'received', bytes: bytes('abcdefghijklmnop\n') });
+      return sent(pump(e, id, 0)).map((p) => p.length).join(',');
+    });
+  };
+  assert.deepEqual(pieces(7), pieces(7));
+  const [a, b] = pieces(7);
+  assert.notEqual(a, b, 'two connections under one seed cut differently');
 });

@@ -11,7 +11,7 @@ import { Simulation, framesAfter, printable, toBytes } from '../js/shim.js';
 import { PRESETS, presetByKey } from '../js/presets.js';
 import { mulberry32 } from '../js/rng.js';
 import { decode, encode } from '../js/url.js';
-import { configFields } from '../js/fields.js';
+import { configFields, formatValue, parseValue } from '../js/fields.js';
 
 const wasm = readFileSync(fileURLToPath(new URL('../pkg/reverb_wasm_bg.wasm', import.meta.url)));
 const { createEngine, defaults } = await loadEngine(wasm);
@@ -53,9 +53,122 @@ for (const preset of PRESETS) {
         const paused = sim.ticks.some((t) => t.state.conns[e.client]?.core?.reading_paused);
         assert.ok(paused, `${c.name} was paused by backpressure`);
       }
+      if (e.held) {
+        const held = sim.ticks.some((t) => t.state.conns[e.client]?.fault && t.state.conns[e.client].core?.output.length > 0);
+        assert.ok(held, `${c.name}: the fault layer held output in the queue while its deadline ran`);
+      }
+      if (e.late !== undefined) {
+        const lag = lags(sim, e.client);
+        assert.ok(Math.min(...lag) >= e.late, `${c.name}: every byte came back at least ${e.late} ms late (${Math.min(...lag)})`);
+      }
+      if (e.pieces !== undefined) {
+        assert.ok(clientReads(sim, e.client).length >= e.pieces, `${c.name} read its echo in at least ${e.pieces} pieces`);
+      }
+      // Faults hold, pace and cut the echo; they never change it: what the client read is
+      // what the server sent, in order.
+      assert.deepEqual(c.got, c.sent.slice(0, c.got.length), `${c.name}: bytes intact and in order`);
     }
   });
 }
+
+/** The client's reads of its echo, in order, from the log: [{t, bytes}]. */
+function clientReads(sim, cid) {
+  return sim.ticks.filter((t) => t.kind === 'cread' && t.cid === cid).map((t) => t.state.conns[cid].creads.at(-1));
+}
+
+/** For each byte a client read back, how long after it wrote the byte it came (ms). */
+function lags(sim, cid) {
+  const wroteAt = sim.ticks.filter((t) => t.kind === 'cwrite' && t.cid === cid).flatMap((t) => Array(t.n).fill(t.t));
+  const readAt = clientReads(sim, cid).flatMap((r) => Array(r.n).fill(r.t));
+  return readAt.map((t, i) => t - wroteAt[i]);
+}
+
+test('delay: each echo is held in the output queue until the fault deadline, then released in order', () => {
+  const sim = runToEnd(simOf('delay'));
+  const during = sim.ticks.map((t) => t.state.conns[0]).filter((c) => c.fault);
+  assert.ok(during.length > 0, 'the fault deadline showed');
+  for (const c of during) {
+    assert.equal(c.fault.hold, 'delay');
+    assert.ok(Object.values(c.core.deadlines).every((at) => at === null), 'the deadline is none of the named timers');
+  }
+  // The release ticks say what fired, and nothing went out before its 300 ms.
+  const releases = sim.ticks.filter((t) => t.kind === 'timer' && t.fault);
+  assert.ok(releases.length >= 3 && releases.every((t) => /delay is over/.test(t.text)), 'a release per line');
+  assert.ok(Math.min(...lags(sim, 0)) >= 300);
+  assert.deepEqual(clientReads(sim, 0).map((r) => text(r.bytes)), ['one\n', 'two\n', 'three\n']);
+  assert.equal(sim.conns[0].released, null, 'a delay closes nothing');
+});
+
+test('rate: the queue drains at the rate, and reading pauses at the high watermark, then resumes', () => {
+  const sim = runToEnd(simOf('rate'));
+  const writes = sim.ticks.flatMap((t) => t.notes.map((n) => ({ ...n, t: t.t }))).filter((n) => n.kind === 'write' && n.n > 0);
+  // At 100 B/s with a 50 ms burst: by time t at most 5 + t/10 bytes were written.
+  let total = 0;
+  for (const w of writes) {
+    total += w.n;
+    assert.ok(total <= 5 + w.t / 10, `${total} B written by ${w.t} ms`);
+  }
+  const last = writes.at(-1).t;
+  assert.ok(last >= (64 - 5) * 10 && last <= (64 - 5) * 10 + 60, `64 B take about 590 ms at 100 B/s: last write at ${last} ms`);
+  const notes = sim.ticks.flatMap((t) => t.notes);
+  assert.ok(notes.some((n) => n.event === 'read_paused') && notes.some((n) => n.event === 'read_resumed'));
+  assert.ok(sim.ticks.some((t) => t.state.conns[0].fault?.hold === 'pacing'), 'the pacing deadline showed');
+  // The client never stopped reading: the link, not the reader, was slow.
+  assert.ok(sim.ticks.every((t) => t.state.conns[0].reading));
+});
+
+test('chunk: every write of the echo is 1 to 3 bytes, and the client reads its reply in pieces', () => {
+  const sim = runToEnd(simOf('chunk'));
+  const writes = sim.ticks.flatMap((t) => t.notes).filter((n) => n.kind === 'write' && n.n > 0);
+  assert.ok(writes.length >= 7, `${writes.length} writes`);
+  assert.ok(writes.every((w) => w.n >= 1 && w.n <= 3));
+  const pieces = clientReads(sim, 0).map((r) => text(r.bytes));
+  assert.equal(pieces.join(''), 'hello, world\nagain\n');
+  assert.ok(pieces.length >= 4 && pieces.filter((p) => p.includes('\n')).length === 2, JSON.stringify(pieces));
+});
+
+test('reset after N bytes: the client reads those bytes, then the reset; the other client carries on', () => {
+  const sim = runToEnd(simOf('reset-after'));
+  const [a, b] = sim.conns;
+  assert.equal(text(b.got), 'line 01\nline 02\nline');
+  assert.equal(b.sent.length, 20, 'the server sent exactly 20 bytes');
+  assert.ok(b.clientReset && !b.clientEof, 'B saw a reset, not an end-of-stream');
+  assert.deepEqual(b.released, { reason: 'injected reset', graceful: false, t: b.released.t });
+  const notes = sim.ticks.flatMap((t) => t.notes).filter((n) => n.cid === 1);
+  assert.ok(notes.some((n) => n.event === 'injected' && /reset after its byte limit/.test(n.text)));
+  // The reset reached B after the bytes: its reads, in order, end with the RST.
+  const reads = sim.ticks.filter((t) => t.cid === 1 && (t.kind === 'cread' || t.kind === 'creset')).map((t) => t.kind);
+  assert.equal(reads.at(-1), 'creset');
+  assert.ok(reads.includes('cread'));
+  assert.equal(a.released, null);
+  assert.equal(text(a.got), 'hi\nstill here\n');
+  assert.equal(sim.engine.counters().active, 1);
+});
+
+test('fault configs from the form and the URL: a chunk range, a fraction, the UDP faults hidden', () => {
+  const fields = configFields(defaults);
+  const chunk = fields.find((f) => f.path === 'faults.chunk');
+  assert.deepEqual(parseValue(chunk, '1..3'), { min: 1, max: 3 });
+  assert.deepEqual(parseValue(chunk, ' 4 '), { min: 4, max: 4 });
+  assert.equal(parseValue(chunk, ''), null);
+  assert.equal(parseValue(chunk, '3-1'), '3-1', 'what does not parse goes to the core as it is');
+  assert.equal(formatValue(chunk, { min: 1, max: 3 }), '1..3');
+  const chance = fields.find((f) => f.path === 'faults.fault_chance');
+  assert.equal(parseValue(chance, '1%'), 0.01);
+  assert.equal(parseValue(chance, '0.25'), 0.25);
+  const scenario = { preset: 'one-line', seed: 1, config: { faults: { chunk: { min: 2, max: 5 }, delay: 40, jitter: 10, seed: 3 } }, sim: {} };
+  const q = encode(scenario, defaults);
+  assert.equal(q, '?preset=one-line&seed=1&delay=40&faults.jitter=10&chunk=2..5&faults.seed=3');
+  assert.deepEqual(decode(q, defaults).config, scenario.config);
+  // A preset's own fault is not written again; turning it off is.
+  assert.equal(encode({ preset: 'chunk', seed: 1, config: { faults: { chunk: { min: 1, max: 3 } } } }, defaults), '?preset=chunk&seed=1');
+  assert.equal(encode({ preset: 'chunk', seed: 1, config: { faults: { chunk: null } } }, defaults), '?preset=chunk&seed=1&chunk=off');
+  // What the page decodes, the core takes.
+  const sim = new Simulation({ createEngine, config: decode('?chunk=1..2&delay=10', defaults).config, clients: [{}] });
+  sim.send(0, 'abc\n');
+  runToEnd(sim);
+  assert.equal(text(sim.conns[0].got), 'abc\n');
+});
 
 test('a frame split across reads sits in the core as a partial line until its newline', () => {
   const sim = simOf('split');
@@ -187,7 +300,10 @@ test('the URL names config fields as the core does, and old shared URLs still de
     sim: {},
   });
   // The qualified name is read too, and a field the page does not offer is not.
-  assert.deepEqual(decode('?echo.max_line=9&faults.delay=5&record_frames=false', defaults).config, { echo: { max_line: 9 } });
+  assert.deepEqual(decode('?echo.max_line=9&faults.delay=5&record_frames=false&drop=0.5', defaults).config, {
+    echo: { max_line: 9 },
+    faults: { delay: 5 },
+  });
 });
 
 test('the form and the URL offer every config field the playground uses, from the core defaults', () => {
@@ -196,8 +312,17 @@ test('the form and the URL offer every config field the playground uses, from th
   for (const path of ['echo.framing', 'echo.prefix', 'echo.quit_word', 'echo.max_line', 'echo.frame_timeout', 'stream.idle_timeout', 'stream.linger']) {
     assert.ok(paths.includes(path), path);
   }
-  assert.ok(!paths.some((p) => p.startsWith('faults.')), 'no fault layer in the playground');
-  assert.equal(fields.find((f) => f.path === 'echo.max_line').label, 'Max line (B)');
+  for (const path of ['faults.delay', 'faults.jitter', 'faults.rate', 'faults.chunk', 'faults.reset_after', 'faults.close_after', 'faults.fault_chance', 'faults.seed']) {
+    assert.ok(paths.includes(path), path);
+  }
+  for (const path of ['faults.drop', 'faults.duplicate', 'faults.reorder']) assert.ok(!paths.includes(path), `${path} is UDP only`);
+  const byPath = (p) => fields.find((f) => f.path === p);
+  assert.equal(byPath('echo.max_line').label, 'Max line (B)');
+  assert.deepEqual([byPath('faults.chunk').type, byPath('faults.chunk').off, byPath('faults.chunk').param], ['range', true, 'chunk']);
+  assert.deepEqual([byPath('faults.delay').type, byPath('faults.delay').label], ['number', 'Delay (ms)']);
+  // Names the shim's own parameters use are qualified in the URL.
+  assert.equal(byPath('faults.jitter').param, 'faults.jitter');
+  assert.equal(byPath('faults.seed').param, 'faults.seed');
   // A field the page knows nothing about still shows up, in its section, with a label.
   const more = configFields({ ...defaults, stream: { ...defaults.stream, keepalive: null }, proxy: { max_header: 107 } });
   const keepalive = more.find((f) => f.path === 'stream.keepalive');
@@ -228,6 +353,13 @@ test('random scenarios never break the run-loop contract or a capacity (seeded)'
       stream: {
         idle_timeout: pick([null, 900]),
         write_stall_timeout: pick([null, 700]),
+      },
+      faults: {
+        delay: pick([null, null, 150]),
+        rate: pick([null, null, 200]),
+        chunk: pick([null, null, { min: 1, max: 3 }]),
+        reset_after: pick([null, null, null, 30]),
+        seed: round,
       },
     };
     const sim = new Simulation({

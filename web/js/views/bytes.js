@@ -10,11 +10,13 @@ const SHOW = 40;
 
 /**
  * `frameEnds`: offsets where frames end (exclusive); `partialFrom`: where the
- * incomplete tail starts (or null); `pendingFrom`: bytes from here are not yet sent.
+ * incomplete tail starts (or null); `pendingFrom`: bytes from here are not yet sent;
+ * `cuts`: offsets where a read ended (a gap with a dotted line).
  */
-export function byteView(bytes, { frameEnds = [], partialFrom = null, pendingFrom = null, label = '', stage = '' } = {}) {
+export function byteView(bytes, { frameEnds = [], partialFrom = null, pendingFrom = null, cuts = [], label = '', stage = '' } = {}) {
   const skip = Math.max(0, bytes.length - SHOW);
   const ends = new Set(frameEnds);
+  const cut = new Set(cuts);
   let frame = 0;
   let cells = '';
   for (let i = 0; i < bytes.length; i++) {
@@ -22,6 +24,7 @@ export function byteView(bytes, { frameEnds = [], partialFrom = null, pendingFro
     if (i < skip) continue;
     const classes = ['b', `f${frame % 2}`];
     if (ends.has(i + 1)) classes.push('end');
+    if (cut.has(i + 1) && i + 1 < bytes.length) classes.push('cut');
     if (partialFrom !== null && i >= partialFrom) classes.push('partial');
     if (pendingFrom !== null && i >= pendingFrom) classes.push('pending');
     const b = bytes[i];

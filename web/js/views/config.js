@@ -5,7 +5,7 @@
 
 import { esc } from './html.js';
 import { SIM_DEFAULTS } from '../shim.js';
-import { configFields, getValue, parseValue, setValue } from '../fields.js';
+import { SECTIONS, configFields, formatValue, getValue, parseValue, setValue } from '../fields.js';
 
 const SIM = [
   { key: 'read_size', label: 'Server read size (B)' },
@@ -36,15 +36,21 @@ export function renderConfig(form, { config, sim, defaults }, onApply) {
         .join('')}</select>`;
     }
     if (f.type === 'boolean') return `${label}<input id="${id}" name="${f.path}" type="checkbox"${v ? ' checked' : ''}>`;
-    const shown = v === null || v === undefined ? '' : v;
+    const shown = formatValue(f, v);
     const type = f.type === 'number' ? 'number' : 'text';
     const hint = f.off ? ' placeholder="off"' : '';
     return `${label}<input id="${id}" name="${f.path}" type="${type}"${type === 'number' ? ' min="0"' : ''} value="${esc(shown)}"${hint}>`;
   };
   const simInput = (f) =>
     `<label for="sim-${f.key}">${f.label}</label><input id="sim-${f.key}" name="sim.${f.key}" type="number" min="${f.key === 'jitter' || f.key === 'latency' ? 0 : 1}" value="${sim[f.key] ?? SIM_DEFAULTS[f.key]}">`;
+  const sections = [...new Set(fields.map((f) => f.section))];
+  const fieldset = (section) =>
+    `<fieldset><legend title="${esc(`reverb-core Config, section ${section}`)}">Core · ${esc(SECTIONS[section] ?? section)}</legend><div class="grid">${fields
+      .filter((f) => f.section === section)
+      .map(input)
+      .join('')}</div></fieldset>`;
   form.innerHTML = `
-    <fieldset><legend>Core (reverb-core Config)</legend><div class="grid">${fields.map(input).join('')}</div></fieldset>
+    ${sections.map(fieldset).join('')}
     <fieldset><legend>Kernel and clients (the shim)</legend><div class="grid">${SIM.map(simInput).join('')}</div></fieldset>
     <p class="error" role="alert" data-role="error"></p>
     <button type="submit">Apply and restart</button>`;

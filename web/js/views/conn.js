@@ -59,12 +59,18 @@ export function connCard(cid, name, actions) {
     if (c.core?.reading_paused) badges += '<span class="badge warn" data-badge="paused">‖ reading paused</span>';
     if (c.blocked) badges += '<span class="badge warn" data-badge="blocked">✕ write blocked</span>';
     if (!c.reading) badges += '<span class="badge warn" data-badge="client-stopped">client not reading</span>';
+    const faults = faultWords(c);
+    if (faults) badges += `<span class="badge fault" data-badge="faults" title="the fault layer between the echo and the wire (config section faults)">faults: ${esc(faults)}</span>`;
     if (!c.released && c.core) {
       for (const [timer, at] of Object.entries(c.core.deadlines)) {
         if (at !== null && at !== undefined) {
           badges += `<span class="badge timer" data-badge="timer-${timer}" title="running timer: fires at ${at} ms">timer: ${timer.replace('_', ' ')} at ${at} ms</span>`;
         }
       }
+    }
+    if (c.fault) {
+      const what = HOLD[c.fault.hold] ?? 'fault layer';
+      badges += `<span class="badge timer fault" data-badge="fault-deadline" title="the fault layer's deadline (the connection's next): the core is ticked then">◷ ${esc(what)} at ${c.fault.at} ms</span>`;
     }
     $('badges').innerHTML = badges;
     const reading = $('reading');
@@ -77,6 +83,39 @@ export function connCard(cid, name, actions) {
     $('stages').innerHTML = stages(c);
   }
   return { el, render };
+}
+
+/** The fault layer's deadline, by what it holds output for. */
+const HOLD = {
+  delay: 'delay: release',
+  pacing: 'paced: next bytes',
+  'delay and pacing': 'delay/pacing: next',
+};
+
+/** The faults that are on, in a few words: `delay 300 ms · reset after 20 B (12 sent)`. */
+function faultWords(c) {
+  const f = c.faults;
+  if (!f) return '';
+  const sent = c.core?.counters.bytes_out ?? 0;
+  const on = (v) => v !== null && v !== undefined;
+  return [
+    on(f.delay) && `delay ${f.delay} ms`,
+    on(f.jitter) && `jitter ≤ ${f.jitter} ms`,
+    on(f.rate) && `${f.rate} B/s`,
+    on(f.chunk) && `chunks of ${f.chunk.min}–${f.chunk.max} B`,
+    on(f.reset_after) && `reset after ${f.reset_after} B (${Math.min(sent, f.reset_after)} sent)`,
+    on(f.close_after) && `close after ${f.close_after} B (${Math.min(sent, f.close_after)} sent)`,
+    on(f.fault_chance) && `fault chance ${f.fault_chance} per frame`,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** Where the fault layer holds the output queue, in words, or ''. */
+function heldNote(c, out) {
+  if (!c.fault || !out.length) return '';
+  if (c.fault.hold === 'pacing') return `<p class="note fault-l">paced: the queue drains at the rate; the next bytes may go at ${c.fault.at} ms</p>`;
+  return `<p class="note fault-l">held by the fault layer (${esc(c.fault.hold)}) until ${c.fault.at} ms</p>`;
 }
 
 function stage(n, title, body, note = '') {
@@ -111,6 +150,20 @@ function stages(c) {
         .join('')}</ol>`
     : '<p class="empty">no frame yet</p>';
   const clientEnd = c.reset ? '<p class="note bad">connection reset by peer</p>' : c.eof ? '<p class="note">end-of-stream (server FIN)</p>' : '';
+  // Each write of the server and each read of the client: chunking shows as small writes
+  // on one side and small reads on the other.
+  const writes = c.writes.length
+    ? `<ol class="reads" data-role="writes">${c.writes
+        .slice(-3)
+        .map((w) => `<li><span class="rl">write ${w.n} of ${w.of}</span> ${w.n ? `<code>${esc(printable(w.bytes, 12))}</code>` : 'socket full'}</li>`)
+        .join('')}</ol>`
+    : '';
+  const creads = c.creads.length
+    ? `<ol class="reads" data-role="creads">${c.creads
+        .slice(-3)
+        .map((r) => `<li><span class="rl">${r.reset ? 'RST' : r.n ? `read ${r.n} B` : 'read 0: EOF'}</span> ${r.n ? `<code>${esc(printable(r.bytes, 12))}</code>` : ''}</li>`)
+        .join('')}</ol>`
+    : '';
   const partial = partialLen ? `partial frame: ${partialLen} B, waiting for its newline` : '';
   const coreCap = core ? `<p class="note">takes ${core.receive_capacity > 1e9 ? 'anything (lingering: discarded)' : `${core.receive_capacity} B`} now</p>` : '';
   return `
@@ -126,10 +179,10 @@ function stages(c) {
   <div class="row" aria-label="server to client">
     ${stage(5, 'frames echoed', frames, core ? `${core.counters.frames} frame${core.counters.frames === 1 ? '' : 's'} so far` : '')}
     <span class="arrow" aria-hidden="true">→</span>
-    ${stage(6, 'core output queue', (core ? gauge({ used: out.length, cap: Math.max(core.high_watermark + core.low_watermark, out.length), low: core.low_watermark, high: core.high_watermark, label: 'output queue' }) : '') + byteView(out, { frameEnds: core?.frame_ends ?? [], label: 'output queue', stage: 'output' }))}
+    ${stage(6, 'core output queue', (core ? gauge({ used: out.length, cap: Math.max(core.high_watermark + core.low_watermark, out.length), low: core.low_watermark, high: core.high_watermark, label: 'output queue' }) : '') + byteView(out, { frameEnds: core?.frame_ends ?? [], label: 'output queue', stage: 'output' }), heldNote(c, out))}
     <span class="arrow" aria-hidden="true">→</span>
-    ${stage(7, 'kernel send buffer', gauge({ used: c.tx.buf.length, inflight: c.tx.inflight, cap: c.tx.cap, label: 'send buffer' }) + byteView(c.tx.buf, { label: 'send buffer', stage: 'tx' }), txNote)}
+    ${stage(7, 'kernel send buffer', gauge({ used: c.tx.buf.length, inflight: c.tx.inflight, cap: c.tx.cap, label: 'send buffer' }) + writes + byteView(c.tx.buf, { label: 'send buffer', stage: 'tx' }), txNote)}
     <span class="arrow" aria-hidden="true">→</span>
-    ${stage(8, 'client read', byteView(c.got, { frameEnds: lineEnds(c.got), label: 'client read', stage: 'got' }), clientEnd)}
+    ${stage(8, 'client read', creads + byteView(c.got, { frameEnds: lineEnds(c.got), cuts: c.cuts, label: 'client read', stage: 'got' }), clientEnd)}
   </div>`;
 }

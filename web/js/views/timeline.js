@@ -1,5 +1,7 @@
 // The timeline: one lane per connection, virtual time left to right. Each kind of mark
 // has its own shape (and a legend), so colour is never the only way to tell them apart.
+// Bands show spans: reading paused by backpressure (the lane's height), and output held by
+// the fault layer (a hatched strip along the lane's foot, while its deadline runs).
 
 import { esc } from './html.js';
 
@@ -9,9 +11,14 @@ const KINDS = {
   write: { shape: 'diamond', label: 'server write' },
   cread: { shape: 'down', label: 'client read' },
   event: { shape: 'flag', label: 'core event' },
+  timer: { shape: 'ring', label: 'timer fired' },
 };
 
-const LANE = 34;
+/** The held strip's fill: diagonal hatching, so it reads without its colour. */
+const HATCH =
+  '<defs><pattern id="held-hatch" width="4" height="4" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="4" height="4" fill="#f3eafc"/><line class="hatch" x1="0" y1="0" x2="0" y2="4"/></pattern></defs>';
+
+const LANE = 40;
 const LEFT = 130;
 const WIDTH = 1180;
 
@@ -25,6 +32,9 @@ function shape(kind, x, y) {
       return `<path class="m-${kind}" d="M${x},${y - 5} L${x + 5},${y} L${x},${y + 5} L${x - 5},${y} Z"/>`;
     case 'flag':
       return `<path class="m-${kind}" d="M${x},${y + 6} L${x},${y - 7} L${x + 7},${y - 4} L${x},${y - 1}"/>`;
+    case 'ring':
+      // A clock face: its hands say "a deadline passed".
+      return `<circle class="m-${kind}" cx="${x}" cy="${y}" r="4.5"/><path class="m-${kind}" d="M${x},${y} L${x},${y - 3} M${x},${y} L${(Number(x) + 2.5).toFixed(1)},${y}"/>`;
     default:
       return `<circle class="m-${kind}" cx="${x}" cy="${y}" r="4"/>`;
   }
@@ -42,6 +52,28 @@ function marks(ticks, upto) {
     }
   }
   return out;
+}
+
+/**
+ * Spans where the fault layer held a connection's output (its deadline ran):
+ * [{cid, from, to, hold, open}], from the recorded state of each tick.
+ */
+function heldSpans(ticks, upto) {
+  const open = new Map();
+  const spans = [];
+  for (const t of ticks.slice(0, upto + 1)) {
+    for (const c of t.state.conns) {
+      const started = open.get(c.cid);
+      if (c.fault && !started) open.set(c.cid, { from: t.t, hold: c.fault.hold });
+      if (!c.fault && started) {
+        spans.push({ cid: c.cid, ...started, to: t.t });
+        open.delete(c.cid);
+      }
+    }
+  }
+  const end = ticks[upto]?.t ?? 0;
+  for (const [cid, s] of open) spans.push({ cid, ...s, to: end, open: true });
+  return spans;
 }
 
 /** Spans where a connection's reading was paused by backpressure: [{cid, from, to}]. */
@@ -73,7 +105,7 @@ export function renderTimeline(el, ticks, names, current) {
       return `<g><line class="lane" x1="${LEFT}" x2="${WIDTH - 10}" y1="${y}" y2="${y}"/><text class="name" x="6" y="${y + 4}">${esc(name)}</text></g>`;
     })
     .join('');
-  const offsets = { cwrite: -9, read: -3, write: 3, cread: 9, event: 0 };
+  const offsets = { cwrite: -9, read: -3, write: 3, cread: 9, event: 0, timer: 0 };
   const dots = ms
     .map((m) => `<g><title>${esc(`${m.t} ms: ${m.text}`)}</title>${shape(m.kind, x(m.t).toFixed(1), 28 + m.cid * LANE + LANE / 2 + offsets[m.kind])}</g>`)
     .join('');
@@ -84,12 +116,22 @@ export function renderTimeline(el, ticks, names, current) {
       return `<g><title>${esc(`reading paused ${p.from}–${p.open ? 'now' : `${p.to} ms`}`)}</title><rect class="paused" x="${x(p.from).toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${LANE - 6}"/><text class="paused-l" x="${(x(p.from) + 4).toFixed(1)}" y="${y + 10}">paused</text></g>`;
     })
     .join('');
+  const held = heldSpans(ticks, current);
+  const strips = held
+    .map((h) => {
+      // Along the lane's foot, below the client-read marks.
+      const y = 28 + h.cid * LANE + LANE / 2 + 14;
+      const w = Math.max(2, x(h.to) - x(h.from));
+      return `<g data-held="${h.cid}"><title>${esc(`fault layer (${h.hold}): output held ${h.from}–${h.open ? 'now' : `${h.to} ms`}`)}</title><rect class="held" x="${x(h.from).toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="5"/></g>`;
+    })
+    .join('');
   const now = ticks[current]?.t ?? 0;
   const ticksAxis = [0, 0.25, 0.5, 0.75, 1]
     .map((f) => `<text class="axis" x="${x(f * end)}" y="${height - 6}" text-anchor="${f === 1 ? 'end' : f === 0 ? 'start' : 'middle'}">${Math.round(f * end)} ms</text>`)
     .join('');
-  const legend = Object.entries(KINDS)
-    .map(([k, v], i) => `<g transform="translate(${LEFT + i * 130},10)">${shape(k, 6, 0)}<text class="legend" x="16" y="4">${v.label}</text></g>`)
-    .join('');
-  el.innerHTML = `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="Timeline of reads and writes per connection">${legend}${lanes}${bands}${dots}<line class="now" x1="${x(now)}" x2="${x(now)}" y1="14" y2="${height - 18}"/>${ticksAxis}</svg>`;
+  const kinds = Object.entries(KINDS);
+  const legend =
+    kinds.map(([k, v], i) => `<g transform="translate(${LEFT + i * 125},10)">${shape(k, 6, 0)}<text class="legend" x="16" y="4">${v.label}</text></g>`).join('') +
+    (held.length ? `<g transform="translate(${LEFT + kinds.length * 125},10)"><rect class="held" x="0" y="-3" width="14" height="6"/><text class="legend" x="18" y="4">output held (delay, pacing)</text></g>` : '');
+  el.innerHTML = `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="Timeline of reads and writes per connection">${HATCH}${legend}${lanes}${bands}${strips}${dots}<line class="now" x1="${x(now)}" x2="${x(now)}" y1="14" y2="${height - 18}"/>${ticksAxis}</svg>`;
 }
