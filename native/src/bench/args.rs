@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::BenchOptions;
+use super::{BenchOptions, Expect};
 use crate::units::{parse_duration, parse_size};
 
 /// `reverb bench`. Each flag's help ends with its default: clap appends it for flags with
@@ -53,6 +53,12 @@ pub struct BenchArgs {
     /// With --idle: how long to hold the connections, e.g. 30s
     #[arg(long, value_parser = parse_duration, value_name = "DURATION", requires = "idle")]
     pub hold: Option<Duration>,
+    /// The server resets connections on purpose (serve --reset-after, --fault-chance): count each reset and the messages it loses, reconnect, go on [default: a reset fails the run]
+    #[arg(long, conflicts_with = "idle")]
+    pub expect_resets: bool,
+    /// The server closes connections on purpose (serve --close-after, --fault-chance): count each close and the messages it loses, reconnect, go on [default: a close fails the run]
+    #[arg(long, conflicts_with = "idle")]
+    pub expect_closes: bool,
 }
 
 impl BenchArgs {
@@ -90,6 +96,10 @@ impl BenchArgs {
             rate: self.rate,
             timeout: self.timeout,
             idle: self.idle.zip(self.hold),
+            expect: Expect {
+                resets: self.expect_resets,
+                closes: self.expect_closes,
+            },
             progress: !self.json,
         })
     }

@@ -128,6 +128,11 @@ impl LoadConn {
         self.verified
     }
 
+    /// Echoed bytes received and verified so far, the message under way included.
+    pub fn echoed_bytes(&self) -> u64 {
+        self.verified * self.pattern.size as u64 + self.expect_pos as u64
+    }
+
     /// Queues the next message at `now` (ns), meant to be sent at `intended`. An open-loop
     /// message can be queued long after it was meant to go; its latency still counts from
     /// `intended`, but the stall clock of a connection that owed nothing starts now: the
@@ -381,6 +386,17 @@ mod tests {
         assert!(conn.stalled(1_051, timeout), "then nothing for 301");
         check(&mut conn, &echo[10..], 1_100).unwrap();
         assert!(!conn.stalled(u64::MAX, timeout), "nothing owed");
+    }
+
+    #[test]
+    fn echoed_bytes_count_every_verified_byte_the_message_under_way_included() {
+        let mut conn = conn(1, 64, false);
+        conn.queue(0, 0);
+        conn.queue(0, 0);
+        let echo = sent(&mut conn);
+        check(&mut conn, &echo[..64 + 10], 0).unwrap();
+        assert_eq!(conn.echoed_bytes(), 74);
+        assert_eq!(conn.in_flight(), 1, "the message under way is still owed");
     }
 
     #[test]

@@ -7,8 +7,12 @@
 //! Latencies go into log-linear histograms (`histogram`), measured from each message's
 //! *intended* send time, so an open-loop run (`--rate`) does not hide queueing; the
 //! open-loop `schedule` counts every message that fell due, sent late or never sent.
+//! A server that resets or closes connections on purpose (`reverb serve --reset-after`)
+//! can be expected (`faults`): each such end is counted with what it lost, and the
+//! connection is opened again.
 
 mod args;
+mod faults;
 mod histogram;
 mod load;
 mod pattern;
@@ -24,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use args::BenchArgs;
+pub use faults::{Ends, Expect, Expected};
 pub use histogram::Histogram;
 pub use load::{LoadConn, Measure, Mismatch};
 pub use pattern::Pattern;
@@ -60,6 +65,9 @@ pub struct BenchOptions {
     pub timeout: Duration,
     /// `--idle N --hold D`: hold N connections for D instead of loading them.
     pub idle: Option<(usize, Duration)>,
+    /// Ends of connections the server announced (`--expect-resets`, `--expect-closes`):
+    /// counted, and the connection opened again, instead of failing the run.
+    pub expect: Expect,
     /// Draw a progress line on a terminal (stderr).
     pub progress: bool,
 }
@@ -98,6 +106,7 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
             let plan = worker::Plan {
                 addr: opts.addr,
                 first_id,
+                id_stride: connections as u64,
                 connections: count,
                 pattern,
                 pipeline: if opts.idle.is_some() {
@@ -121,6 +130,7 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
                 start,
                 progress: Arc::clone(&progress),
                 one_each: opts.idle.is_some(),
+                expect: opts.expect,
             };
             first_id += count as u64;
             plan

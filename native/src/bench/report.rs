@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::faults::{Ends, Expect, Expected};
 use super::histogram::Histogram;
 use super::worker::Tally;
 use super::BenchOptions;
@@ -16,8 +17,10 @@ pub struct Report {
     pub mode: &'static str,
     /// Connections asked for.
     pub connections: usize,
-    /// Connections that were established.
+    /// Connections that were established (not counting re-openings).
     pub connected: u64,
+    /// Connections opened again after an expected reset or close, and established.
+    pub reconnects: u64,
     /// Bytes per message.
     pub size: usize,
     /// Messages in flight per connection.
@@ -38,17 +41,22 @@ pub struct Report {
     pub connect: Histogram,
     /// Connects that failed or timed out.
     pub connect_failures: u64,
-    /// Connections reset by the server.
+    /// Connections reset by the server, unexpectedly.
     pub resets: u64,
     /// Connections that waited too long for an owed echo.
     pub timeouts: u64,
     /// Echoes that differed from what was sent.
     pub mismatches: u64,
-    /// Messages sent and never echoed.
+    /// Messages sent and never echoed, not counting those lost to an expected end.
     pub lost: u64,
-    /// Connections the server closed, with no echo owed, before the run ended (`--idle`:
-    /// held connections that did not hold).
+    /// Connections the server closed, with no echo owed, before the run ended, unexpectedly
+    /// (`--idle`: held connections that did not hold).
     pub closed: u64,
+    /// Which ends of connections the server announced (`--expect-resets`,
+    /// `--expect-closes`).
+    pub expect: Expect,
+    /// The expected ends: how many, after how many echoed bytes, what they lost.
+    pub expected: Expected,
     /// Open loop: messages that fell due in the window (`None`: closed loop, where a
     /// message is due when its connection is free, so every one is sent).
     pub due: Option<u64>,
@@ -80,6 +88,7 @@ impl Report {
             mode: if opts.idle.is_some() { "idle" } else { "load" },
             connections: opts.idle.map_or(opts.connections, |(n, _)| n),
             connected: 0,
+            reconnects: 0,
             size: opts.size,
             pipeline: opts.pipeline,
             threads,
@@ -95,6 +104,8 @@ impl Report {
             mismatches: 0,
             lost: 0,
             closed: 0,
+            expect: opts.expect,
+            expected: Expected::default(),
             due: opts.rate.filter(|_| opts.idle.is_none()).map(|_| 0),
             unsent: 0,
             open_at_end: 0,
@@ -110,6 +121,8 @@ impl Report {
             r.messages += t.messages;
             r.verified += t.verified;
             r.connected += t.connected;
+            r.reconnects += t.reconnects;
+            r.expected.merge(&t.expected);
             r.connect_failures += t.connect_failures;
             r.resets += t.resets;
             r.timeouts += t.timeouts;
@@ -133,9 +146,10 @@ impl Report {
 
     /// Whether the run did what was asked and the server echoed all of it right: no
     /// mismatch, loss, reset, timeout, failed connect or connection closed early, and (open
-    /// loop) every message that fell due was sent. A run that could not keep its rate has
-    /// not measured the load asked for, so it fails too. The process exit status follows
-    /// this.
+    /// loop) every message that fell due was sent. A reset or close the user said to expect
+    /// is none of these: it is counted, with the messages it lost, in
+    /// [`expected`](Self::expected). A run that could not keep its rate has not measured
+    /// the load asked for, so it fails too. The process exit status follows this.
     pub fn success(&self) -> bool {
         self.failures().is_empty() && self.connected > 0
     }
@@ -173,6 +187,12 @@ impl Report {
         } else {
             0.0
         }
+    }
+
+    /// Echoed bytes per second per connection asked for: what a server pacing each
+    /// connection (`reverb serve --rate`) should show.
+    pub fn bytes_per_sec_per_connection(&self) -> f64 {
+        self.per_sec(self.messages) * self.size as f64 / self.connections.max(1) as f64
     }
 
     /// Round trips per CPU-second of this process: the load generator's own efficiency.
@@ -241,8 +261,9 @@ impl Report {
             }
             writeln!(
                 s,
-                "  throughput  {:>11.2} MB/s each way",
-                per_sec * self.size as f64 / 1e6
+                "  throughput  {:>11.2} MB/s each way, {} B/s per connection",
+                per_sec * self.size as f64 / 1e6,
+                thousands(self.bytes_per_sec_per_connection().round() as u64)
             )?;
             writeln!(
                 s,
@@ -254,13 +275,23 @@ impl Report {
                 duration(self.latency.max())
             )?;
         }
-        writeln!(
+        write!(
             s,
             "  connect     p50 {}  p99 {}  max {}",
             lat(&self.connect, 50.0),
             lat(&self.connect, 99.0),
             duration(self.connect.max())
         )?;
+        if self.expect.any() {
+            write!(s, "  ({} of them reconnects)", thousands(self.reconnects))?;
+        }
+        writeln!(s)?;
+        if self.expect.resets {
+            write_ends(s, "resets", ("reset", "reset"), &self.expected.resets)?;
+        }
+        if self.expect.closes {
+            write_ends(s, "closes", ("close", "closed"), &self.expected.closes)?;
+        }
         writeln!(
             s,
             "  errors      connect {}, reset {}, timeout {}, mismatch {}, lost {}, closed {}",
@@ -294,10 +325,22 @@ impl Report {
             )?;
         }
         let verdict = if self.success() {
-            format!(
+            let mut ok = format!(
                 "ok: every echoed byte verified ({} messages)",
                 thousands(self.verified)
-            )
+            );
+            let expected: Vec<String> = [
+                (self.expect.resets, self.expected.resets, "resets"),
+                (self.expect.closes, self.expected.closes, "closes"),
+            ]
+            .iter()
+            .filter(|(on, _, _)| *on)
+            .map(|(_, ends, kind)| format!("{} {kind}", thousands(ends.count)))
+            .collect();
+            if !expected.is_empty() {
+                let _ = write!(ok, "; expected: {}", expected.join(", "));
+            }
+            ok
         } else {
             format!("FAILED: {}", self.failures().join(", "))
         };
@@ -329,8 +372,11 @@ impl Report {
                 "{{\"addr\":{},\"mode\":\"{}\",\"connections\":{},\"connected\":{},\"size\":{},",
                 "\"pipeline\":{},\"threads\":{},\"rate\":{},\"seconds\":{:.3},\"messages\":{},",
                 "\"verified\":{},\"messages_per_sec\":{:.1},\"mb_per_sec\":{:.3},",
-                "\"latency_us\":{},\"connect_us\":{},\"connect_failures\":{},\"resets\":{},",
-                "\"timeouts\":{},\"mismatches\":{},\"lost\":{},\"closed\":{},\"due\":{},",
+                "\"bytes_per_sec_per_connection\":{:.1},",
+                "\"latency_us\":{},\"connect_us\":{},\"reconnects\":{},",
+                "\"connect_failures\":{},\"resets\":{},",
+                "\"timeouts\":{},\"mismatches\":{},\"lost\":{},\"closed\":{},",
+                "\"expected_resets\":{},\"expected_closes\":{},\"due\":{},",
                 "\"unsent\":{},\"open_at_end\":{},",
                 "\"cpu_seconds\":{:.3},\"wall_seconds\":{:.3},\"round_trips_per_cpu_second\":{:.0},",
                 "\"ok\":{},\"errors\":[{}]}}"
@@ -348,14 +394,18 @@ impl Report {
             self.verified,
             self.per_sec(self.messages),
             self.per_sec(self.messages) * self.size as f64 / 1e6,
+            self.bytes_per_sec_per_connection(),
             pcts(&self.latency),
             pcts(&self.connect),
+            self.reconnects,
             self.connect_failures,
             self.resets,
             self.timeouts,
             self.mismatches,
             self.lost,
             self.closed,
+            json_ends(self.expect.resets, &self.expected.resets),
+            json_ends(self.expect.closes, &self.expected.closes),
             self.due.map_or("null".to_owned(), |d| d.to_string()),
             self.unsent,
             self.open_at_end,
@@ -366,6 +416,48 @@ impl Report {
             errors.join(",")
         )
     }
+}
+
+/// One line for the expected ends of one kind: how many, after how many echoed bytes,
+/// and the messages in flight lost with them.
+/// `kind` names one such end, and what the server did.
+fn write_ends(
+    s: &mut String,
+    label: &str,
+    (kind, did): (&str, &str),
+    ends: &Ends,
+) -> std::fmt::Result {
+    match ends.mean_bytes() {
+        None => writeln!(s, "  {label:<10}  0 expected: the server {did} no connection"),
+        Some(mean) => writeln!(
+            s,
+            "  {label:<10}  {} expected, after {} B echoed on average (min {}, max {}); {} {} lost to an expected {kind}",
+            thousands(ends.count),
+            thousands(mean.round() as u64),
+            thousands(ends.min_bytes),
+            thousands(ends.max_bytes),
+            thousands(ends.lost),
+            if ends.lost == 1 { "message" } else { "messages" },
+        ),
+    }
+}
+
+/// The expected ends of one kind in JSON: `null` when that kind is not expected.
+fn json_ends(expected: bool, ends: &Ends) -> String {
+    if !expected {
+        return "null".to_owned();
+    }
+    let bytes = match ends.mean_bytes() {
+        Some(mean) => format!(
+            "{{\"mean\":{mean:.1},\"min\":{},\"max\":{}}}",
+            ends.min_bytes, ends.max_bytes
+        ),
+        None => "null".to_owned(),
+    };
+    format!(
+        "{{\"count\":{},\"lost\":{},\"echoed_bytes\":{bytes}}}",
+        ends.count, ends.lost
+    )
 }
 
 /// `1234567` → `1,234,567`.
@@ -435,6 +527,7 @@ mod tests {
             rate,
             timeout: Duration::from_secs(5),
             idle: None,
+            expect: Expect::default(),
             progress: false,
         }
     }
@@ -543,6 +636,161 @@ mod tests {
             r.text()
         );
         assert!(r.json().contains("\"closed\":3"), "{}", r.json());
+    }
+
+    /// A report of one closed-loop thread under `expect`, with `tally`.
+    fn expecting(expect: Expect, tally: Tally) -> Report {
+        let opts = BenchOptions {
+            expect,
+            ..options(None)
+        };
+        let tally = Tally {
+            connected: 2,
+            window: (0, 3_000_000_000),
+            ..tally
+        };
+        let second = Duration::from_secs(1);
+        Report::new(&opts, 1, vec![tally], second, second, vec![])
+    }
+
+    fn ends(list: &[(u64, u64)]) -> Ends {
+        let mut ends = Ends::default();
+        for &(bytes, lost) in list {
+            ends.record(bytes, lost);
+        }
+        ends
+    }
+
+    #[test]
+    fn expected_resets_are_counted_on_their_own_line_and_pass() {
+        let resets = Expect {
+            resets: true,
+            closes: false,
+        };
+        let r = expecting(
+            resets,
+            Tally {
+                messages: 90,
+                verified: 90,
+                reconnects: 3,
+                expected: Expected {
+                    resets: ends(&[(1024, 1), (1024, 0), (1024, 1)]),
+                    closes: Ends::default(),
+                },
+                ..Tally::default()
+            },
+        );
+        assert!(r.success(), "{}", r.text());
+        let text = r.text();
+        assert!(
+            text.contains(
+                "  resets      3 expected, after 1,024 B echoed on average (min 1,024, max 1,024); \
+                 2 messages lost to an expected reset\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("(3 of them reconnects)"), "{text}");
+        assert!(!text.contains("  closes "), "closes not expected: {text}");
+        assert!(text.contains("reset 0,"), "no unexpected reset: {text}");
+        assert!(
+            text.contains("ok: every echoed byte verified (90 messages); expected: 3 resets\n"),
+            "{text}"
+        );
+        let json = r.json();
+        assert!(
+            json.contains(concat!(
+                "\"expected_resets\":{\"count\":3,\"lost\":2,",
+                "\"echoed_bytes\":{\"mean\":1024.0,\"min\":1024,\"max\":1024}},",
+                "\"expected_closes\":null"
+            )),
+            "{json}"
+        );
+        assert!(json.contains("\"reconnects\":3"), "{json}");
+        assert!(json.contains("\"ok\":true"), "{json}");
+    }
+
+    #[test]
+    fn an_expected_kind_that_never_happened_says_so() {
+        let both = Expect {
+            resets: true,
+            closes: true,
+        };
+        let r = expecting(
+            both,
+            Tally {
+                expected: Expected {
+                    resets: Ends::default(),
+                    closes: ends(&[(100, 0), (300, 2)]),
+                },
+                ..Tally::default()
+            },
+        );
+        let text = r.text();
+        assert!(
+            text.contains("  resets      0 expected: the server reset no connection\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("after 200 B echoed on average (min 100, max 300); 2 messages lost to an expected close"),
+            "{text}"
+        );
+        assert!(text.contains("expected: 0 resets, 2 closes"), "{text}");
+        let json = r.json();
+        assert!(
+            json.contains("\"expected_resets\":{\"count\":0,\"lost\":0,\"echoed_bytes\":null}"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn expecting_one_kind_of_end_does_not_excuse_anything_else() {
+        let resets = Expect {
+            resets: true,
+            closes: false,
+        };
+        let r = expecting(
+            resets,
+            Tally {
+                closed: 1,
+                lost: 2,
+                expected: Expected {
+                    resets: ends(&[(64, 1)]),
+                    closes: Ends::default(),
+                },
+                ..Tally::default()
+            },
+        );
+        assert!(!r.success());
+        assert!(
+            r.text()
+                .contains("FAILED: 2 messages lost, 1 connection closed by the server"),
+            "{}",
+            r.text()
+        );
+    }
+
+    #[test]
+    fn throughput_per_connection_is_in_bytes_as_the_server_paces_it() {
+        // 96 messages of 64 bytes in 3 s over 2 connections: 1,024 B/s each.
+        let r = report(
+            None,
+            Tally {
+                messages: 96,
+                verified: 96,
+                ..Tally::default()
+            },
+        );
+        assert_eq!(r.bytes_per_sec_per_connection(), 1024.0);
+        assert!(
+            r.text().contains("each way, 1,024 B/s per connection"),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.json().contains("\"bytes_per_sec_per_connection\":1024.0"),
+            "{}",
+            r.json()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
+use super::faults::{End, Expect, Expected};
 use super::histogram::Histogram;
 use super::load::{LoadConn, Measure};
 use super::pattern::Pattern;
@@ -26,6 +27,9 @@ pub(crate) struct Plan {
     pub(crate) addr: SocketAddr,
     /// Id of this thread's first connection (ids are unique across the run).
     pub(crate) first_id: u64,
+    /// Connections in the whole run: the `n`th re-opening of connection `k` has id
+    /// `k + n × id_stride`, so ids stay unique however often connections are re-opened.
+    pub(crate) id_stride: u64,
     pub(crate) connections: usize,
     pub(crate) pattern: Pattern,
     pub(crate) pipeline: usize,
@@ -44,6 +48,8 @@ pub(crate) struct Plan {
     pub(crate) progress: Arc<AtomicU64>,
     /// `--idle`: each connection echoes one message, then is only held open.
     pub(crate) one_each: bool,
+    /// Ends of connections the server announced: counted, then the connection re-opened.
+    pub(crate) expect: Expect,
 }
 
 /// What one thread measured.
@@ -56,15 +62,21 @@ pub(crate) struct Tally {
     pub(crate) messages: u64,
     /// Messages echoed and verified in total (warmup and drain included).
     pub(crate) verified: u64,
+    /// Connections established, not counting re-openings.
     pub(crate) connected: u64,
+    /// Connections established again after an expected end.
+    pub(crate) reconnects: u64,
     pub(crate) connect_failures: u64,
     pub(crate) resets: u64,
     pub(crate) timeouts: u64,
     pub(crate) mismatches: u64,
-    /// Messages sent and never echoed (connection closed, reset or timed out).
+    /// Messages sent and never echoed (connection closed, reset or timed out), except
+    /// those lost to an expected end.
     pub(crate) lost: u64,
-    /// Connections the server ended with no echo owed, before the run ended.
+    /// Connections the server ended with no echo owed, before the run ended, unexpectedly.
     pub(crate) closed: u64,
+    /// Resets and closes the server announced, and what they lost.
+    pub(crate) expected: Expected,
     /// Open loop: measured messages that fell due, and of those, never sent.
     pub(crate) due: u64,
     pub(crate) unsent: u64,
@@ -98,6 +110,30 @@ struct Conn {
     registration: Registration,
     /// When the connect started (ns): connect time and connect timeout.
     opened: u64,
+    /// How often this slot's connection was opened again after an expected end.
+    generation: u64,
+}
+
+/// How reading a connection stopped.
+#[derive(Debug)]
+enum Stop {
+    /// Nothing more to read for now: the connection goes on.
+    Blocked,
+    /// The server's end of stream (FIN).
+    Eof,
+    /// The socket failed.
+    Failed(std::io::Error),
+    /// An echo was wrong: the connection is already closed and the mismatch counted.
+    Mismatch,
+}
+
+/// Errors that mean the server reset the connection: a read or a write says so, or a
+/// write finds the connection already torn down by the reset.
+fn is_reset(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
+    )
 }
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy, PartialOrd, Ord)]
@@ -116,7 +152,11 @@ const TIMEOUT_SCAN_NS: u64 = 100_000_000;
 /// look at every connection.
 struct Worker<'p> {
     plan: &'p Plan,
+    /// The thread's selector, for connections opened again in the loop.
+    selector: mio::Registry,
     conns: Vec<Conn>,
+    /// One read buffer for every connection.
+    buf: Vec<u8>,
     tally: Tally,
     phase: Phase,
     /// Messages meant to be sent at or after this time (ns) are measured.
@@ -153,7 +193,9 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
 
     let mut w = Worker {
         plan,
+        selector: poll.registry().try_clone()?,
         conns: Vec::with_capacity(plan.connections),
+        buf: vec![0u8; READ_BUF],
         tally: Tally::default(),
         // `--idle` holds from the moment every connect has finished, one way or the other.
         phase: if warm_end == 0 && !plan.one_each {
@@ -187,6 +229,7 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
                     state: State::Connecting,
                     registration: Registration::registered(interest),
                     opened: now(),
+                    generation: 0,
                 });
                 w.open += 1;
                 w.connecting += 1;
@@ -198,7 +241,6 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         }
     }
     let mut next_scan = 0u64;
-    let mut buf = vec![0u8; READ_BUF];
     let mut reported = 0u64;
 
     loop {
@@ -241,12 +283,15 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
                 .conns
                 .iter()
                 .any(|c| c.state == State::Open && c.load.in_flight() > 0);
-            if !owed && !w.dispatching() {
+            // A connect still under way (one opened again after an expected end, just
+            // before the window closed) finishes or times out: it is not failed for
+            // having been slower than the last echo.
+            if !owed && !w.dispatching() && w.connecting == 0 {
                 break;
             }
         }
         w.dispatch(t);
-        w.service(t, poll.registry());
+        w.service(t);
         if t >= next_scan {
             next_scan = t + TIMEOUT_SCAN_NS;
             w.expire(t, timeout);
@@ -289,7 +334,11 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
             if w.conns.get(i).is_some_and(|c| c.state == State::Open)
                 && (event.is_readable() || event.is_read_closed())
             {
-                w.read(i, t, &mut buf, event.is_read_closed());
+                match w.read(i, t, event.is_read_closed()) {
+                    Stop::Blocked | Stop::Mismatch => {}
+                    Stop::Eof => w.server_closed(i, t),
+                    Stop::Failed(e) => w.failed(i, t, "read", &e),
+                }
             }
             if event.is_writable()
                 && w.conns
@@ -377,9 +426,15 @@ impl Worker<'_> {
         }
     }
 
+    /// Whether a connection the server ended on purpose is opened again: while messages
+    /// are still to be sent, so that the load goes on for as long as asked.
+    fn reopening(&self) -> bool {
+        self.sending() || self.dispatching()
+    }
+
     /// Tops up (closed loop) and writes every touched connection, then asks for
     /// writability exactly while bytes wait.
-    fn service(&mut self, t: u64, selector: &mio::Registry) {
+    fn service(&mut self, t: u64) {
         let closed_loop = self.schedule.is_none();
         let mut touched = std::mem::take(&mut self.touched);
         touched.sort_unstable();
@@ -404,7 +459,17 @@ impl Worker<'_> {
                 let outcome = net::write_until_blocked(&mut c.stream, c.load.pending());
                 c.load.wrote(outcome.written, t);
                 if let Some(Err(e)) = outcome.stopped {
-                    self.close(i, &format!("write: {e}"), e.kind());
+                    // Echoes that arrived before the failure are still in the socket: check
+                    // them first, so that none counts as lost and a reset is placed after
+                    // every byte it let through. The kernel reports a reset once, so
+                    // reading on finds only the end of the stream: this error decides, but
+                    // for a broken pipe behind a FIN, which is the aftermath of a close
+                    // (the server's socket went away with our bytes unread), not a reset.
+                    match self.read(i, t, true) {
+                        Stop::Mismatch => {}
+                        Stop::Eof if e.kind() == ErrorKind::BrokenPipe => self.server_closed(i, t),
+                        _ => self.failed(i, t, "write", &e),
+                    }
                     continue;
                 }
             }
@@ -416,7 +481,7 @@ impl Worker<'_> {
             let want = Registration::interest(true, c.load.wants_write());
             if let Err(e) = c
                 .registration
-                .update(selector, &mut c.stream, Token(i), want)
+                .update(&self.selector, &mut c.stream, Token(i), want)
             {
                 self.close(i, &format!("register: {e}"), e.kind());
             }
@@ -454,7 +519,11 @@ impl Worker<'_> {
             Ok(true) => {
                 let c = &mut self.conns[i];
                 self.tally.connect.record(t.saturating_sub(c.opened));
-                self.tally.connected += 1;
+                if c.generation == 0 {
+                    self.tally.connected += 1;
+                } else {
+                    self.tally.reconnects += 1;
+                }
                 c.state = State::Open;
                 self.connecting -= 1;
                 // Small messages must not wait for Nagle: latency is the point.
@@ -469,66 +538,132 @@ impl Worker<'_> {
         }
     }
 
-    /// Reads what arrived and checks it. A read shorter than the buffer has drained the
-    /// socket: with edge-triggered readiness, bytes arriving later raise a new event, so
-    /// the extra read that would only say `WouldBlock` is skipped — one syscall per echo.
-    /// Not so when the event said the peer closed (`peer_closed`): its FIN came with
-    /// these bytes or before them and raises no new event, so reading goes on to it.
-    fn read(&mut self, i: usize, t: u64, buf: &mut [u8], peer_closed: bool) {
+    /// Reads what arrived and checks it, until the socket has nothing more or the
+    /// connection ends; says which. A read shorter than the buffer has drained the socket:
+    /// with edge-triggered readiness, bytes arriving later raise a new event, so the extra
+    /// read that would only say `WouldBlock` is skipped — one syscall per echo. Not so
+    /// when the event said the peer closed (`to_end`): its FIN came with these bytes or
+    /// before them and raises no new event, so reading goes on to it.
+    fn read(&mut self, i: usize, t: u64, to_end: bool) -> Stop {
         loop {
             let c = &mut self.conns[i];
-            match net::read_once(&mut c.stream, buf) {
+            match net::read_once(&mut c.stream, &mut self.buf) {
                 ReadOutcome::Data(n) => {
                     let before = c.load.verified();
                     let mut measure = Measure {
                         from: self.measure_from,
                         latency: &mut self.tally.latency,
                     };
-                    match c.load.received(&buf[..n], t, &mut measure) {
+                    match c.load.received(&self.buf[..n], t, &mut measure) {
                         Ok(measured) => self.tally.messages += measured,
                         Err(m) => {
                             self.tally.mismatches += 1;
                             self.close(i, &format!("mismatch: {m}"), ErrorKind::InvalidData);
-                            return;
+                            return Stop::Mismatch;
                         }
                     }
                     self.tally.verified += c.load.verified() - before;
                     self.touched.push(i);
-                    if n < buf.len() && !peer_closed {
-                        return;
+                    if n < self.buf.len() && !to_end {
+                        return Stop::Blocked;
                     }
                 }
-                ReadOutcome::Closed => {
-                    let owed = c.load.in_flight();
-                    if owed > 0 {
-                        let what = format!("server closed with {owed} messages in flight");
-                        self.close(i, &what, ErrorKind::UnexpectedEof);
-                    } else {
-                        // Nothing was lost, but the connection is gone before the run
-                        // ended: a held connection did not hold, a loaded one can carry
-                        // no more load.
-                        self.tally.closed += 1;
-                        let after = Duration::from_nanos(t.saturating_sub(c.opened));
-                        let what = if self.plan.one_each {
-                            format!(
-                                "server closed a held connection {:.2} s after it opened",
-                                after.as_secs_f64()
-                            )
-                        } else {
-                            format!(
-                                "server closed a connection {:.2} s after it opened",
-                                after.as_secs_f64()
-                            )
-                        };
-                        self.close(i, &what, ErrorKind::UnexpectedEof);
-                    }
-                    return;
-                }
-                ReadOutcome::WouldBlock => return,
-                ReadOutcome::Failed(e) => {
-                    self.close(i, &format!("read: {e}"), e.kind());
-                    return;
-                }
+                ReadOutcome::Closed => return Stop::Eof,
+                ReadOutcome::WouldBlock => return Stop::Blocked,
+                ReadOutcome::Failed(e) => return Stop::Failed(e),
+            }
+        }
+    }
+
+    /// The server closed connection `i` (its FIN was read).
+    fn server_closed(&mut self, i: usize, t: u64) {
+        if self.count_expected(i, t, End::Close) {
+            return;
+        }
+        let c = &self.conns[i];
+        let owed = c.load.in_flight();
+        if owed > 0 {
+            let what = format!("server closed with {owed} messages in flight");
+            self.close(i, &what, ErrorKind::UnexpectedEof);
+        } else {
+            // Nothing was lost, but the connection is gone before the run ended: a held
+            // connection did not hold, a loaded one can carry no more load.
+            self.tally.closed += 1;
+            let after = Duration::from_nanos(t.saturating_sub(c.opened));
+            let what = if self.plan.one_each {
+                format!(
+                    "server closed a held connection {:.2} s after it opened",
+                    after.as_secs_f64()
+                )
+            } else {
+                format!(
+                    "server closed a connection {:.2} s after it opened",
+                    after.as_secs_f64()
+                )
+            };
+            self.close(i, &what, ErrorKind::UnexpectedEof);
+        }
+    }
+
+    /// Reading or writing (`op`) connection `i` failed with `e`.
+    fn failed(&mut self, i: usize, t: u64, op: &str, e: &std::io::Error) {
+        if is_reset(e.kind()) && self.count_expected(i, t, End::Reset) {
+            return;
+        }
+        self.close(i, &format!("{op}: {e}"), e.kind());
+    }
+
+    /// If the server was announced to end connections this way, counts the end of
+    /// connection `i` with the bytes it echoed and the messages it still owed, opens a new
+    /// connection in its place while there is load to send, and says so; otherwise does
+    /// nothing and says not.
+    fn count_expected(&mut self, i: usize, t: u64, end: End) -> bool {
+        if !self.plan.expect.allows(end) {
+            return false;
+        }
+        let c = &mut self.conns[i];
+        debug_assert_eq!(c.state, State::Open, "only an open connection is ended");
+        self.tally
+            .expected
+            .of(end)
+            .record(c.load.echoed_bytes(), c.load.in_flight() as u64);
+        c.state = State::Closed;
+        self.open -= 1;
+        if self.reopening() {
+            self.reopen(i, t);
+        }
+        true
+    }
+
+    /// Opens connection `i` again, with a new id (so its messages differ from those of
+    /// every earlier connection) and nothing in flight. The old socket is closed.
+    fn reopen(&mut self, i: usize, t: u64) {
+        let c = &mut self.conns[i];
+        let _ = self.selector.deregister(&mut c.stream);
+        let generation = c.generation + 1;
+        let id = self.plan.first_id + i as u64 + generation * self.plan.id_stride;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let stream = TcpStream::connect(self.plan.addr).and_then(|mut stream| {
+            self.selector
+                .register(&mut stream, Token(i), interest)
+                .map(|()| stream)
+        });
+        match stream {
+            Ok(stream) => {
+                *c = Conn {
+                    stream,
+                    load: LoadConn::new(id, self.plan.pattern),
+                    state: State::Connecting,
+                    registration: Registration::registered(interest),
+                    opened: t,
+                    generation,
+                };
+                self.open += 1;
+                self.connecting += 1;
+            }
+            Err(e) => {
+                self.tally.connect_failures += 1;
+                self.tally.error(format!("reconnect: {e}"));
             }
         }
     }
@@ -542,10 +677,7 @@ impl Worker<'_> {
         if c.state == State::Connecting {
             self.connecting -= 1;
         }
-        if matches!(
-            kind,
-            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
-        ) {
+        if is_reset(kind) {
             self.tally.resets += 1;
         }
         self.tally.lost += c.load.in_flight() as u64;

@@ -1,5 +1,6 @@
 //! `reverb bench` against in-test echo servers, honest and faulty, and against
-//! `reverb serve`. Loopback only; every run is bounded by -n or a short duration.
+//! `reverb serve`, faults injected on purpose included. Loopback only; every run is
+//! bounded by -n or a short duration.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -476,4 +477,293 @@ fn bad_bench_arguments_are_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--size must be at least 1"));
+}
+
+/// Runs `reverb bench` with `args` and a text report: its exit status and stdout.
+fn bench_text(args: &[&str]) -> (Output, String) {
+    let out = Command::new(support::binary())
+        .arg("bench")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, text)
+}
+
+/// The byte count in the server's startup line, after `what` (`"reset after"` in
+/// `reverb: injecting faults: reset after 1024 B; seed 42 …`).
+fn announced(server: &Server, what: &str) -> u64 {
+    let line = server.await_stdout("injecting faults");
+    line.split_once(what)
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {what:?} N B in {line:?}"))
+}
+
+/// `json[key]` as a number (0 when absent or null).
+fn n(json: &Value, key: &str) -> u64 {
+    json[key].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_reset_the_bench_does_not_expect_fails_the_run() {
+    let server = Server::start(&["--reset-after", "1KiB", "--threads", "1"]);
+    let addr = server.addr.to_string();
+    let (out, json) = bench(&[&addr, "-c", "2", "-n", "100", "--warmup", "0s", "--line"]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert!(n(&json, "resets") >= 1, "{json}");
+    assert!(json["expected_resets"].is_null(), "{json}");
+}
+
+#[test]
+fn expected_resets_are_counted_after_the_announced_bytes_and_the_load_goes_on() {
+    let server = Server::start(&["--reset-after", "1KiB", "--seed", "42", "--threads", "1"]);
+    let after = announced(&server, "reset after");
+    assert_eq!(after, 1024);
+    let addr = server.addr.to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "--warmup",
+        "0s",
+        "--line",
+        "--expect-resets",
+    ]);
+    assert!(out.status.success(), "{json}");
+    for key in [
+        "resets",
+        "closed",
+        "lost",
+        "mismatches",
+        "timeouts",
+        "connect_failures",
+    ] {
+        assert_eq!(json[key], 0, "{key}: {json}");
+    }
+    let resets = &json["expected_resets"];
+    let count = resets["count"].as_u64().unwrap();
+    // Each connection carries 16 messages of 64 bytes before its reset: more than that
+    // many per connection were echoed only because connections were opened again.
+    let messages = n(&json, "messages");
+    assert!(count > 4 && messages > 4 * 16, "{json}");
+    assert!(
+        json["seconds"].as_f64().unwrap() >= 0.95,
+        "the load went on for the whole second: {json}"
+    );
+    // Every reset is opened again, except those in the drain after the window (at most
+    // one per connection).
+    let reconnects = n(&json, "reconnects");
+    assert!(
+        reconnects <= count && reconnects + 4 >= count,
+        "{reconnects} reconnects for {count} resets: {json}"
+    );
+    // The client saw every byte the server announced it would send, and no more.
+    assert_eq!(resets["echoed_bytes"]["min"], after, "{json}");
+    assert_eq!(resets["echoed_bytes"]["max"], after, "{json}");
+    assert!(json["expected_closes"].is_null(), "{json}");
+}
+
+#[test]
+fn every_message_lost_to_an_expected_reset_is_counted() {
+    // 100-byte lines against a reset after 1024 bytes: each reset cuts the 11th line of
+    // its connection, so each loses at least that one.
+    let server = Server::start(&["--reset-after", "1KiB", "--threads", "1"]);
+    let addr = server.addr.to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "-c",
+        "4",
+        "-s",
+        "100",
+        "-n",
+        "500",
+        "--warmup",
+        "0s",
+        "--line",
+        "--expect-resets",
+    ]);
+    assert!(out.status.success(), "{json}");
+    let resets = &json["expected_resets"];
+    let (count, lost) = (
+        resets["count"].as_u64().unwrap(),
+        resets["lost"].as_u64().unwrap(),
+    );
+    assert!(count >= 40 && lost >= count, "{json}");
+    assert_eq!(
+        n(&json, "messages") + lost,
+        500,
+        "each message is echoed or lost to an expected reset: {json}"
+    );
+    assert_eq!(resets["echoed_bytes"]["min"], 1024, "{json}");
+    assert_eq!(resets["echoed_bytes"]["max"], 1024, "{json}");
+    assert_eq!(json["lost"], 0, "{json}");
+}
+
+#[test]
+fn expected_closes_are_counted_after_the_announced_bytes_and_the_load_goes_on() {
+    let server = Server::start(&["--close-after", "1KiB", "--threads", "1"]);
+    let after = announced(&server, "close after");
+    let addr = server.addr.to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "--warmup",
+        "0s",
+        "--line",
+        "--expect-closes",
+    ]);
+    assert!(out.status.success(), "{json}");
+    for key in ["resets", "closed", "lost", "mismatches", "timeouts"] {
+        assert_eq!(json[key], 0, "{key}: {json}");
+    }
+    let closes = &json["expected_closes"];
+    assert!(closes["count"].as_u64().unwrap() > 4, "{json}");
+    assert!(n(&json, "messages") > 4 * 16, "{json}");
+    assert!(json["seconds"].as_f64().unwrap() >= 0.95, "{json}");
+    assert_eq!(closes["echoed_bytes"]["min"], after, "{json}");
+    assert_eq!(closes["echoed_bytes"]["max"], after, "{json}");
+    assert!(json["expected_resets"].is_null(), "{json}");
+}
+
+#[test]
+fn expecting_resets_does_not_excuse_a_close() {
+    let server = Server::start(&["--close-after", "1KiB", "--threads", "1"]);
+    let addr = server.addr.to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "-c",
+        "2",
+        "-n",
+        "100",
+        "--warmup",
+        "0s",
+        "--line",
+        "--expect-resets",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    // Each connection's close comes with its 16th echo (closed, nothing owed) or just
+    // after the 17th message went out (a lost message).
+    assert!(n(&json, "closed") + n(&json, "lost") >= 1, "{json}");
+    assert_eq!(json["expected_resets"]["count"], 0, "{json}");
+}
+
+#[test]
+fn a_fault_chance_is_expected_with_both_flags_and_every_loss_is_counted() {
+    // A failed connection is closed as a crashing handler's would be: a FIN, or a reset
+    // when the server had input it had not read.
+    let server = Server::start(&["--fault-chance", "5%", "--seed", "7", "--threads", "1"]);
+    let addr = server.addr.to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "-c",
+        "4",
+        "-n",
+        "1000",
+        "--pipeline",
+        "2",
+        "--warmup",
+        "0s",
+        "--line",
+        "--expect-resets",
+        "--expect-closes",
+    ]);
+    assert!(out.status.success(), "{json}");
+    let (resets, closes) = (&json["expected_resets"], &json["expected_closes"]);
+    let ends = n(resets, "count") + n(closes, "count");
+    let lost = n(resets, "lost") + n(closes, "lost");
+    // About one frame in 20 fails its connection: 50 of 1000, give or take.
+    assert!((10..=150).contains(&ends), "{ends} ends: {json}");
+    assert!(lost >= ends, "the failing frame is never echoed: {json}");
+    assert_eq!(
+        n(&json, "messages") + lost,
+        1000,
+        "each message is echoed or lost to an expected end: {json}"
+    );
+    assert_eq!(json["lost"], 0, "{json}");
+    assert_eq!(json["mismatches"], 0, "{json}");
+}
+
+/// Nanoseconds from a report's duration (`373µs`, `50.59ms`, `1.20s`).
+fn report_duration(text: &str) -> f64 {
+    let (number, scale) = if let Some(v) = text.strip_suffix("µs") {
+        (v, 1e3)
+    } else if let Some(v) = text.strip_suffix("ms") {
+        (v, 1e6)
+    } else if let Some(v) = text.strip_suffix('s') {
+        (v, 1e9)
+    } else {
+        panic!("not a duration: {text:?}")
+    };
+    number.parse::<f64>().unwrap() * scale
+}
+
+#[test]
+fn under_a_delay_the_latency_percentiles_show_it() {
+    let server = Server::start(&["--delay", "50ms", "--threads", "1"]);
+    let addr = server.addr.to_string();
+    let (out, text) = bench_text(&[&addr, "-c", "4", "-d", "1s", "--warmup", "200ms", "--line"]);
+    assert!(out.status.success(), "{text}");
+    // "  latency     p50 50.59ms  p90 50.86ms  p99 53.04ms  p99.9 53.04ms  max 53.04ms"
+    let latency = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("latency"))
+        .unwrap_or_else(|| panic!("no latency line: {text}"));
+    let p50 = latency
+        .split_whitespace()
+        .skip_while(|w| *w != "p50")
+        .nth(1)
+        .map(report_duration)
+        .unwrap_or_else(|| panic!("no p50 in {latency:?}"));
+    let ms = p50 / 1e6;
+    // At least the delay, and the delay once: well under twice it.
+    assert!((50.0..100.0).contains(&ms), "p50 {ms} ms: {text}");
+    // Closed loop, pipeline 1: each connection has one echo per 50 ms or so.
+    let messages: u64 = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("messages"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(|m| m.replace(',', "").parse().unwrap())
+        .unwrap();
+    assert!((40..=80).contains(&messages), "{messages} messages: {text}");
+}
+
+#[test]
+fn under_a_rate_the_throughput_per_connection_is_the_rate() {
+    // 16 KiB/s per connection, 1 KiB messages: 16 echoes a second on each connection. The
+    // warmup spends the burst the server's bucket starts with.
+    let server = Server::start(&["--mode", "raw", "--rate", "16KiB/s", "--threads", "1"]);
+    let addr = server.addr.to_string();
+    let (out, json) = bench(&[
+        &addr, "-c", "2", "-s", "1KiB", "-d", "2s", "--warmup", "250ms",
+    ]);
+    assert!(out.status.success(), "{json}");
+    let per_connection = json["bytes_per_sec_per_connection"].as_f64().unwrap();
+    // Within 10 %: a message more or less per connection in the window is 3 %.
+    assert!(
+        (0.9 * 16384.0..=1.1 * 16384.0).contains(&per_connection),
+        "{per_connection} B/s per connection at --rate 16KiB/s: {json}"
+    );
+}
+
+#[test]
+fn expecting_ends_makes_no_sense_for_held_connections() {
+    let out = Command::new(support::binary())
+        .args([
+            "bench",
+            "127.0.0.1:9",
+            "--idle",
+            "10",
+            "--hold",
+            "1s",
+            "--expect-closes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
