@@ -11,6 +11,7 @@ use reverb_core::{
     SourceLimits, StreamConfig, ValidConfig,
 };
 use reverb_tls::ServerTls;
+use reverb_ws::{WsConfig, DEFAULT_MAX_MESSAGE};
 
 use crate::listen::ListenUrl;
 use crate::logging::{LogFormat, Verbosity};
@@ -99,7 +100,7 @@ impl From<Mode> for Framing {
 /// `reverb serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Where to listen: HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, with ?mode=raw&prefix=…
+    /// Where to listen: HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH] or wss://…, with ?mode=raw&prefix=…
     /// for this listener's own echo; repeat for several (port 0 picks a free port)
     #[arg(
         short,
@@ -204,6 +205,12 @@ pub struct ServeArgs {
     /// Write the certificate tls:// listeners present to FILE, for clients to trust [default: off]
     #[arg(long, value_name = "FILE")]
     pub tls_write_cert: Option<PathBuf>,
+    /// The only path ws:// and wss:// listeners answer on; others get 404 [default: any path]
+    #[arg(long, value_name = "PATH")]
+    pub ws_path: Option<String>,
+    /// Largest WebSocket message; a larger one closes with 1009 [default: 1MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_message: Option<usize>,
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
@@ -322,15 +329,48 @@ impl ServeArgs {
         config.validate().map_err(|e| named(&e))
     }
 
-    /// The certificate tls:// listeners present: from --tls-cert and --tls-key, or made now
-    /// for `localhost` and the listeners' addresses. `None` without a tls:// listener.
+    /// A WebSocket listener's settings: its own path or `--ws-path`, and `--max-message`;
+    /// `None` for a listener that does not speak WebSocket. Its prefix and suffix go into
+    /// text messages, so they must be UTF-8.
+    fn listener_ws(
+        &self,
+        url: &ListenUrl,
+        config: &ValidConfig,
+    ) -> Result<Option<WsConfig>, UsageError> {
+        if !url.scheme.is_ws() {
+            return Ok(None);
+        }
+        let named = |e: &dyn std::fmt::Display| UsageError::Driver(format!("-l {url}: {e}"));
+        for (flag, affix) in [
+            ("prefix", &config.echo.prefix),
+            ("suffix", &config.echo.suffix),
+        ] {
+            if std::str::from_utf8(affix).is_err() {
+                return Err(named(&format_args!(
+                    "the {flag} must be UTF-8 over WebSocket: it goes into text messages"
+                )));
+            }
+        }
+        let path = url.options.path.as_deref().or(self.ws_path.as_deref());
+        let ws = WsConfig {
+            path: path.map(Into::into),
+            max_message: self.max_message.map_or(DEFAULT_MAX_MESSAGE, |n| n as u64),
+        };
+        ws.check().map_err(|e| named(&e))?;
+        Ok(Some(ws))
+    }
+
+    /// The certificate tls:// and wss:// listeners present: from --tls-cert and --tls-key,
+    /// or made now for `localhost` and the listeners' addresses. `None` without one.
     fn tls(&self) -> Result<Option<ServerTls>, UsageError> {
         let tls_listeners: Vec<&ListenUrl> =
             self.listen.iter().filter(|l| l.scheme.is_tls()).collect();
         if tls_listeners.is_empty() {
             if self.tls_cert.is_some() || self.tls_write_cert.is_some() {
                 return Err(UsageError::Driver(
-                    "--tls-cert and --tls-write-cert need a tls:// listener (-l tls://…)".into(),
+                    "--tls-cert and --tls-write-cert need a tls:// listener or a wss:// one \
+                     (-l tls://…)"
+                        .into(),
                 ));
             }
             return Ok(None);
@@ -429,14 +469,23 @@ impl ServeArgs {
             Some(name) => Some(lookup_user(name).map_err(UsageError::Driver)?),
             None => None,
         };
+        if !self.listen.iter().any(|l| l.scheme.is_ws())
+            && (self.ws_path.is_some() || self.max_message.is_some())
+        {
+            return Err(UsageError::Driver(
+                "--ws-path and --max-message need a ws:// or wss:// listener (-l ws://…)".into(),
+            ));
+        }
         let listen = self
             .listen
             .iter()
             .map(|url| {
+                let config = self.listener_config(url)?;
                 Ok(Listener {
                     scheme: url.scheme,
                     addr: url.addr,
-                    config: self.listener_config(url)?,
+                    ws: self.listener_ws(url, &config)?,
+                    config,
                 })
             })
             .collect::<Result<_, UsageError>>()?;

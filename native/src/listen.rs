@@ -1,6 +1,8 @@
-//! Listener URLs: `-l tcp://127.0.0.1:7007`, `-l tls://[::1]:7443?mode=raw`, or a bare
-//! `HOST:PORT` for TCP. The scheme chooses the stack of layers every connection of that
-//! listener gets; the query sets that listener's own echo options.
+//! Listener URLs: `-l tcp://127.0.0.1:7007`, `-l tls://[::1]:7443?mode=raw`,
+//! `-l ws://127.0.0.1:7080/echo`, `-l wss://127.0.0.1:7444`, or a bare `HOST:PORT` for
+//! TCP. The scheme chooses the stack of layers every connection of that listener gets; a
+//! WebSocket listener's path is the one it answers on; the query sets that listener's own
+//! echo options.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -15,6 +17,10 @@ pub enum Scheme {
     Tcp,
     /// TLS over TCP: the echo inside a TLS session.
     Tls,
+    /// WebSocket over TCP: each message echoed as a message.
+    Ws,
+    /// WebSocket inside TLS.
+    Wss,
 }
 
 impl Scheme {
@@ -23,12 +29,19 @@ impl Scheme {
         match self {
             Scheme::Tcp => "tcp",
             Scheme::Tls => "tls",
+            Scheme::Ws => "ws",
+            Scheme::Wss => "wss",
         }
     }
 
-    /// Whether connections of this listener speak TLS.
+    /// Whether connections of this listener speak TLS (`tls://` and `wss://`).
     pub const fn is_tls(self) -> bool {
-        matches!(self, Scheme::Tls)
+        matches!(self, Scheme::Tls | Scheme::Wss)
+    }
+
+    /// Whether connections of this listener speak WebSocket (`ws://` and `wss://`).
+    pub const fn is_ws(self) -> bool {
+        matches!(self, Scheme::Ws | Scheme::Wss)
     }
 }
 
@@ -48,6 +61,8 @@ pub struct ListenOptions {
     pub prefix: Option<Vec<u8>>,
     /// `?suffix=TEXT`.
     pub suffix: Option<Vec<u8>>,
+    /// `ws://HOST:PORT/PATH`: the only path a WebSocket listener answers on.
+    pub path: Option<String>,
 }
 
 /// A parsed `-l` value.
@@ -68,9 +83,12 @@ impl FromStr for ListenUrl {
         let (scheme, rest) = match text.split_once("://") {
             Some(("tcp", rest)) => (Scheme::Tcp, rest),
             Some(("tls", rest)) => (Scheme::Tls, rest),
+            Some(("ws", rest)) => (Scheme::Ws, rest),
+            Some(("wss", rest)) => (Scheme::Wss, rest),
             Some((other, _)) => {
                 return Err(format!(
-                    "{text:?}: unknown scheme {other:?} (use tcp://, tls:// or HOST:PORT)"
+                    "{text:?}: unknown scheme {other:?} (use tcp://, tls://, ws://, wss:// \
+                     or HOST:PORT)"
                 ))
             }
             None => (Scheme::Tcp, text),
@@ -79,10 +97,24 @@ impl FromStr for ListenUrl {
             Some((addr, query)) => (addr, Some(query)),
             None => (rest, None),
         };
-        let addr: SocketAddr = addr.trim_end_matches('/').parse().map_err(|_| {
+        // The address ends at the first `/` after its port (an IPv6 address has none).
+        let (addr, path) = match addr.find('/') {
+            Some(slash) => addr.split_at(slash),
+            None => (addr, ""),
+        };
+        let addr: SocketAddr = addr.parse().map_err(|_| {
             format!("{text:?}: {addr:?} is not HOST:PORT (e.g. 127.0.0.1:7007, [::1]:7443)")
         })?;
         let mut options = ListenOptions::default();
+        // A bare `/` is no path, for every scheme.
+        if path.len() > 1 {
+            if !scheme.is_ws() {
+                return Err(format!(
+                    "{text:?}: a path is for ws:// and wss:// listeners ({scheme}:// has none)"
+                ));
+            }
+            options.path = Some(path.to_owned());
+        }
         for pair in query
             .into_iter()
             .flat_map(|q| q.split('&'))
@@ -129,6 +161,11 @@ mod tests {
         let tls = url("tls://[::1]:7443/");
         assert_eq!((tls.scheme, tls.addr.port()), (Scheme::Tls, 7443));
         assert_eq!(tls.to_string(), "tls://[::1]:7443");
+        let ws = url("ws://127.0.0.1:7080");
+        assert!(ws.scheme.is_ws() && !ws.scheme.is_tls());
+        let wss = url("wss://127.0.0.1:7444?mode=raw");
+        assert!(wss.scheme.is_ws() && wss.scheme.is_tls());
+        assert_eq!(wss.to_string(), "wss://127.0.0.1:7444");
     }
 
     #[test]
@@ -137,6 +174,21 @@ mod tests {
         assert_eq!(u.options.mode.as_deref(), Some("raw"));
         assert_eq!(u.options.prefix.as_deref(), Some(&b"%3E "[..]));
         assert_eq!(u.options.suffix.as_deref(), Some(&b"!"[..]));
+    }
+
+    #[test]
+    fn a_websocket_listeners_path_is_the_one_it_answers_on() {
+        let u = url("ws://127.0.0.1:7080/echo?mode=raw");
+        assert_eq!(u.options.path.as_deref(), Some("/echo"));
+        assert_eq!(u.options.mode.as_deref(), Some("raw"));
+        assert_eq!(u.addr.port(), 7080);
+        assert_eq!(
+            url("wss://[::1]:7444/a/b").options.path.as_deref(),
+            Some("/a/b")
+        );
+        assert_eq!(url("ws://127.0.0.1:7080/").options.path, None);
+        let err = "tcp://127.0.0.1:1/echo".parse::<ListenUrl>().unwrap_err();
+        assert!(err.contains("a path is for ws:// and wss://"), "{err}");
     }
 
     #[test]

@@ -75,9 +75,16 @@ fn serve(args: &ServeArgs) -> ExitCode {
         let mut out = std::io::stdout().lock();
         for ((scheme, addr), listener) in server.tcp_addrs().iter().zip(&options.listen) {
             let mode = listener.config.echo.framing;
+            let websocket = listener.ws.as_ref().map_or(String::new(), |ws| {
+                let path = ws.path.as_deref().unwrap_or("any path");
+                format!(
+                    "; websocket on {path}, messages up to {} bytes",
+                    ws.max_message
+                )
+            });
             let _ = writeln!(
                 out,
-                "reverb: listening on {scheme}://{addr} ({mode} mode, {threads})"
+                "reverb: listening on {scheme}://{addr} ({mode} mode, {threads}{websocket})"
             );
         }
         if let Some(tls) = &options.tls {

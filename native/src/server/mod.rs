@@ -49,6 +49,8 @@ pub struct Listener {
     pub addr: SocketAddr,
     /// Its connections' config: the command line's, with the listener's own echo options.
     pub config: ValidConfig,
+    /// For `ws://` and `wss://`: the path it answers on and the largest message.
+    pub ws: Option<reverb_ws::WsConfig>,
 }
 
 /// What `reverb serve` runs with, after the command line was checked.

@@ -10,13 +10,29 @@ use reverb_core::{
     ValidConfig,
 };
 use reverb_tls::{ServerTls, Tls};
+use reverb_ws::{Ws, WsConfig};
 
-/// What a listener gives each of its connections: its echo's config and, for `tls://`,
-/// the certificate.
+use super::{Listener, ServerOptions};
+
+/// What a listener gives each of its connections: its echo's config and, for `tls://`
+/// and `wss://`, the certificate, for `ws://` and `wss://` the WebSocket settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub(crate) config: ValidConfig,
     pub(crate) tls: Option<ServerTls>,
+    pub(crate) ws: Option<WsConfig>,
+}
+
+impl Plan {
+    /// The plan of one of the server's listeners.
+    pub(crate) fn new(listener: &Listener, options: &ServerOptions) -> Plan {
+        let tls = listener.scheme.is_tls().then(|| options.tls.clone());
+        Plan {
+            config: listener.config.clone(),
+            tls: tls.flatten(),
+            ws: listener.ws.clone(),
+        }
+    }
 }
 
 /// One connection's stack.
@@ -27,19 +43,20 @@ pub(crate) enum Stack {
     /// The echo alone.
     Echo(Echo),
     /// Any other composition, boxed: the echo under the fault layer (`--delay`,
-    /// `--rate`, …), inside TLS, or both. One indirect call per layer method is nothing
-    /// beside what those layers do.
+    /// `--rate`, …), inside WebSocket, inside TLS, or several of these. One indirect call
+    /// per layer method is nothing beside what those layers do.
     Composed(Box<dyn Layer + Send>),
 }
 
 impl Stack {
     /// The stack `plan` asks for, for connection number `conn` (its fault layer's random
-    /// choices depend on it): echo, then faults if any is on, then TLS if the listener
-    /// speaks it.
+    /// choices depend on it): echo, then faults if any is on, then WebSocket, then TLS, if
+    /// the listener speaks them. The faults act on the echo's bytes, so over WebSocket
+    /// `--chunk` cuts each reply into frames; `wss://` is `Tls<Ws<…>>`.
     pub(crate) fn new(plan: &Plan, conn: u64, now: Instant) -> Stack {
         let config = &plan.config;
         let echo = Echo::new(config.clone(), now);
-        if !config.faults.is_active() && plan.tls.is_none() {
+        if !config.faults.is_active() && plan.tls.is_none() && plan.ws.is_none() {
             return Stack::Echo(echo);
         }
         let mut stack: Box<dyn Layer + Send> = if config.faults.is_active() {
@@ -47,6 +64,9 @@ impl Stack {
         } else {
             Box::new(echo)
         };
+        if let Some(ws) = &plan.ws {
+            stack = Box::new(Ws::new(ws, now, stack));
+        }
         if let Some(tls) = &plan.tls {
             stack = Box::new(Tls::new(tls, now, stack));
         }

@@ -144,10 +144,7 @@ impl Worker {
             plans: options
                 .listen
                 .iter()
-                .map(|l| Plan {
-                    config: l.config.clone(),
-                    tls: l.scheme.is_tls().then(|| options.tls.clone()).flatten(),
-                })
+                .map(|l| Plan::new(l, options))
                 .collect(),
             udp,
             tcp: Connections::new(
