@@ -15,10 +15,12 @@ pub mod model;
 mod multi;
 mod sim;
 mod tls;
+mod ws;
 
 pub use multi::{ClientOp, RegistrySim};
 pub use sim::Sim;
 pub use tls::TlsPeer;
+pub use ws::{client_frame, WsPeer, UPGRADE_REQUEST};
 
 /// Most loop iterations any drive call may take before the test is failed as a livelock.
 /// Generous: the longest scenario (a megabyte through 1-byte reads) needs ~3 million.

@@ -18,6 +18,7 @@ mod sources;
 mod timers;
 mod tls;
 mod words;
+mod ws;
 
 use reverb_core::{Config, EchoConfig};
 

@@ -15,3 +15,4 @@ mod support;
 mod timers;
 mod tls;
 mod udp;
+mod websocket;

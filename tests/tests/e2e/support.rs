@@ -100,6 +100,10 @@ pub(crate) struct Server {
     pub(crate) udp: Vec<SocketAddr>,
     /// TLS addresses (`tls://` listeners).
     pub(crate) tls: Vec<SocketAddr>,
+    /// WebSocket addresses (`ws://` listeners).
+    pub(crate) ws: Vec<SocketAddr>,
+    /// WebSocket-in-TLS addresses (`wss://` listeners).
+    pub(crate) wss: Vec<SocketAddr>,
     stdout: Arc<Stream>,
     stderr: Arc<Stream>,
 }
@@ -153,6 +157,8 @@ impl Server {
         let mut tcp = Vec::new();
         let mut udp = Vec::new();
         let mut tls = Vec::new();
+        let mut ws = Vec::new();
+        let mut wss = Vec::new();
         for line in text.lines() {
             let Some(rest) = line.strip_prefix("reverb: listening on ") else {
                 continue;
@@ -164,6 +170,8 @@ impl Server {
                 "tcp" => tcp.push(addr),
                 "udp" => udp.push(addr),
                 "tls" => tls.push(addr),
+                "ws" => ws.push(addr),
+                "wss" => wss.push(addr),
                 other => panic!("unknown scheme {other}"),
             }
         }
@@ -177,6 +185,8 @@ impl Server {
             tcp,
             udp,
             tls,
+            ws,
+            wss,
             stdout,
             stderr,
         })
