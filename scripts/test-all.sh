@@ -25,6 +25,15 @@ if [ ${#APT[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT[@]}" >/dev/null
 fi
 
+# Python's websockets package (11 or later, for its synchronous client): the WebSocket
+# client of the ws:// and wss:// interop tests. Installed only when missing; a Debian
+# python3 marks its packages as the system's, so pip is told it may add one there.
+if ! python3 -c 'import websockets.sync.client' 2>/dev/null; then
+  step "pip: websockets"
+  python3 -m pip install --quiet --upgrade websockets 2>/dev/null \
+    || python3 -m pip install --quiet --upgrade --break-system-packages websockets
+fi
+
 if [ -f package.json ]; then
   step "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
