@@ -139,7 +139,10 @@ struct End {
 /// - **Writing**: the layer above's output is framed as it comes: each message's echo is
 ///   one message of its type, sent as frames of whatever output is at hand, the last with
 ///   FIN where the echo of that message ends (where the boundary left the output). Pongs
-///   and the close frame go between frames.
+///   and the close frame go between frames. The echo's bytes are copied behind each
+///   header rather than borrowed: the stream writes one slice at a time, so borrowing
+///   would cost a write (a syscall) per header, where a copy costs less and lets many
+///   replies go out in one write.
 /// - **Closing**: the peer's close frame ends the stream for the layer above, then ours
 ///   echoes its code; the layer above closing (the quit word, a limit, a timer, a
 ///   shutdown) ends with a close frame 1000 (1001 for a shutdown); a protocol error with
@@ -670,6 +673,7 @@ impl<L: Layer> Ws<L> {
             self.inbuf.capacity(),
             self.payload.capacity(),
             self.out.capacity(),
+            self.ends.capacity() * size_of::<End>(),
         ]
         .into_iter()
         .any(|c| c > KEEP_WHEN_IDLE)
@@ -686,13 +690,16 @@ impl<L: Layer> Ws<L> {
         self.trim_at = None;
         let before = self.own_allocated();
         if self.head == self.out.len() {
-            self.out = Vec::new();
+            self.out.clear();
             self.head = 0;
         }
-        for buffer in [&mut self.inbuf, &mut self.payload] {
+        for buffer in [&mut self.inbuf, &mut self.payload, &mut self.out] {
             if buffer.capacity() > KEEP_WHEN_IDLE {
                 buffer.shrink_to_fit();
             }
+        }
+        if self.ends.capacity() * size_of::<End>() > KEEP_WHEN_IDLE {
+            self.ends.shrink_to_fit();
         }
         let released = before - self.own_allocated();
         if released > 0 {

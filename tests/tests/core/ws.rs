@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use reverb_core::{
-    CloseReason, Config, Echo, EchoConfig, Framing, Input, Instant, Layer, PeerError,
-    ProtocolClose, StreamConfig, Timer,
+    Chunk, CloseReason, Config, Echo, EchoConfig, FaultConfig, Faults, Framing, Input, Instant,
+    Layer, PeerError, ProtocolClose, StreamConfig, Timer,
 };
 use reverb_tests::{client_frame, model, Sim, TlsPeer, WsPeer, UPGRADE_REQUEST};
 use reverb_tls::{ServerTls, Tls};
@@ -509,6 +509,78 @@ fn a_client_that_does_not_read_meets_backpressure_not_an_unbounded_buffer() {
         .all(|(_, p)| p.len() == line.len() * 20));
 }
 
+#[test]
+fn faults_between_the_echo_and_websocket_fragment_and_delay_the_replies() {
+    let config = Config {
+        faults: FaultConfig {
+            chunk: Some(Chunk { min: 1, max: 3 }),
+            delay: Some(Duration::from_millis(200)),
+            seed: 7,
+            ..FaultConfig::default()
+        },
+        ..line("> ")
+    };
+    let mut sim = Sim::over(config, |config| {
+        let echo = Echo::new(config.clone(), Instant::ZERO);
+        let faults = Faults::new(&config.faults, 1, Instant::ZERO, echo);
+        Ws::new(&WsConfig::default(), Instant::ZERO, faults)
+    });
+    let mut client = WsPeer::new("/");
+    client.exchange(&mut sim);
+    client.send(Message::text("one\ntwo"));
+    client.send(Message::binary(b"three".to_vec()));
+    client.exchange(&mut sim);
+    assert!(client.messages.is_empty(), "held for the delay");
+    sim.advance(Duration::from_millis(200));
+    client.exchange(&mut sim);
+    assert_eq!(
+        client.payloads(),
+        [text("> one\n> two"), (false, b"> three".to_vec())],
+        "whole messages, each reassembled from frames of 1-3 bytes"
+    );
+    // Count the frames after the handshake's answer: each chunk became one.
+    let start = client
+        .raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap()
+        + 4;
+    let (mut rest, mut sizes) = (&client.raw[start..], Vec::new());
+    while rest.len() >= 2 {
+        let len = usize::from(rest[1] & 0x7f);
+        sizes.push(len);
+        rest = &rest[2 + len..];
+    }
+    assert!(sizes.len() >= 18 / 3, "{sizes:?}");
+    assert!(
+        sizes.iter().all(|&n| n <= 3),
+        "frames of 1-3 bytes: {sizes:?}"
+    );
+}
+
+#[test]
+fn a_quiet_connection_gives_back_what_a_burst_made_it_grow() {
+    let (mut sim, mut client) = connected(line(""), WsConfig::default());
+    let idle = sim.conn.allocated();
+    client.send(Message::text("x\n".repeat(50_000)));
+    client.exchange(&mut sim);
+    assert_eq!(client.messages.len(), 1);
+    assert!(
+        sim.conn.allocated() > idle + 16 * 1024,
+        "grown by the burst"
+    );
+    sim.advance(Duration::from_secs(1));
+    assert!(
+        sim.conn.allocated() <= idle.max(4096) + 3 * 4096,
+        "{} bytes held after a quiet second (idle: {idle})",
+        sim.conn.allocated()
+    );
+    assert!(sim
+        .events
+        .iter()
+        .any(|e| matches!(e, reverb_core::Event::BuffersReleased { .. })));
+}
+
 /// One certificate for the TLS tests: generating a key pair costs milliseconds.
 fn server_tls() -> &'static ServerTls {
     static TLS: OnceLock<ServerTls> = OnceLock::new();
@@ -615,8 +687,41 @@ fn expected(config: &Config, messages: &[(bool, Vec<u8>)]) -> Vec<(bool, Vec<u8>
         .collect()
 }
 
+/// Bytes that are sometimes valid frames and sometimes not.
+fn hostile() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..40),
+        (
+            0u8..16,
+            any::<bool>(),
+            proptest::collection::vec(any::<u8>(), 0..130)
+        )
+            .prop_map(|(opcode, fin, payload)| client_frame(opcode, fin, &payload, KEY, false)),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever a client sends, before or after the handshake, the server never panics,
+    /// keeps its bounds (the harness checks them after every input) and ends the
+    /// connection once the client is done.
+    #[test]
+    fn any_bytes_end_in_an_echo_or_a_close_never_a_panic(
+        handshake in any::<bool>(),
+        bytes in hostile(),
+        reads in proptest::collection::vec(1usize..64, 1..4),
+    ) {
+        let mut sim = ws_sim(line("> "), WsConfig { max_message: 200, ..WsConfig::default() })
+            .with_reads(&reads);
+        if handshake {
+            sim.send(UPGRADE_REQUEST);
+        }
+        sim.send(&bytes).close_client();
+        let reason = sim.run_to_release();
+        prop_assert!(sim.fin || !reason.is_graceful(), "{reason:?}");
+    }
 
     /// Frames split at any byte, both ways, messages cut into any frames, the echo paused
     /// by backpressure anywhere: every message's echo is the model's, as one message of
