@@ -614,6 +614,40 @@ mod tests {
     }
 
     #[test]
+    fn websocket_listeners_get_their_path_and_message_limit() {
+        let options = serve(&[
+            "-l",
+            "ws://127.0.0.1:0/own",
+            "-l",
+            "wss://127.0.0.1:0",
+            "-l",
+            "tls://127.0.0.1:0",
+            "--ws-path",
+            "/shared",
+            "--max-message",
+            "64KiB",
+        ])
+        .options()
+        .unwrap();
+        let ws: Vec<_> = options.listen.iter().map(|l| l.ws.clone()).collect();
+        let own = ws[0].as_ref().unwrap();
+        assert_eq!(
+            (own.path.as_deref(), own.max_message),
+            (Some("/own"), 65536)
+        );
+        assert_eq!(ws[1].as_ref().unwrap().path.as_deref(), Some("/shared"));
+        assert!(ws[2].is_none(), "tls:// does not speak WebSocket");
+        assert!(
+            options.tls.is_some(),
+            "wss:// and tls:// share the certificate"
+        );
+        let defaults = serve(&["-l", "ws://127.0.0.1:0"]).options().unwrap();
+        let ws = defaults.listen[0].ws.as_ref().unwrap();
+        assert_eq!((ws.path.as_deref(), ws.max_message), (None, 1 << 20));
+        assert!(defaults.tls.is_none(), "no certificate for plain ws://");
+    }
+
+    #[test]
     fn security_flags_reach_the_options_and_impossible_ones_are_refused() {
         let defaults = serve(&[]).options().unwrap();
         assert_eq!(defaults.udp_ports, PortPolicy::RefuseBelow1024);

@@ -219,11 +219,6 @@ impl<L: Layer> Ws<L> {
         &self.inner
     }
 
-    /// Whether the opening handshake was accepted.
-    pub fn is_open(&self) -> bool {
-        !matches!(self.phase, Phase::Handshake)
-    }
-
     fn pending_out(&self) -> usize {
         self.out.len() - self.head
     }
