@@ -196,13 +196,13 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long connections may take to flush and close
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
-    /// Certificate chain (PEM) for tls:// listeners [default: self-signed, made at start]
+    /// Certificate chain (PEM) for tls:// and wss:// listeners [default: self-signed, made at start]
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Write the certificate tls:// listeners present to FILE, for clients to trust [default: off]
+    /// Write the certificate tls:// and wss:// listeners present to FILE, for clients to trust [default: off]
     #[arg(long, value_name = "FILE")]
     pub tls_write_cert: Option<PathBuf>,
     /// The only path ws:// and wss:// listeners answer on; others get 404 [default: any path]
