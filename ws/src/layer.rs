@@ -541,9 +541,14 @@ impl<L: Layer> Ws<L> {
             return;
         };
         let done = matches!(self.inner.state(), LayerState::Done(_));
-        if !done || !self.inner.transmit().is_empty() || !self.ends.is_empty() {
+        // Once the layer above is done and offers nothing, nothing more comes from it:
+        // an echo it was cut short of (a fault layer's close-after) never will. Only the
+        // replies already due (an empty message's) wait for room to be framed.
+        let due = self.ends.front().is_some_and(|end| end.at <= self.pulled);
+        if !done || !self.inner.transmit().is_empty() || due {
             return;
         }
+        self.ends.clear();
         if self.reply.take().is_some() {
             header(OpCode::Data(Data::Continue), true, 0, &mut self.out);
         }

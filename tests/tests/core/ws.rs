@@ -581,6 +581,29 @@ fn a_quiet_connection_gives_back_what_a_burst_made_it_grow() {
         .any(|e| matches!(e, reverb_core::Event::BuffersReleased { .. })));
 }
 
+#[test]
+fn a_fault_layers_close_after_ends_the_reply_where_it_cut_it_then_closes() {
+    let config = Config {
+        faults: FaultConfig {
+            close_after: Some(5),
+            ..FaultConfig::default()
+        },
+        ..line("")
+    };
+    let mut sim = Sim::over(config, |config| {
+        let echo = Echo::new(config.clone(), Instant::ZERO);
+        let faults = Faults::new(&config.faults, 1, Instant::ZERO, echo);
+        Ws::new(&WsConfig::default(), Instant::ZERO, faults)
+    });
+    let mut client = WsPeer::new("/");
+    client.exchange(&mut sim);
+    client.send(Message::text("hello world"));
+    client.exchange(&mut sim);
+    assert_eq!(client.payloads(), [text("hello")]);
+    assert_eq!(client.close_code(), Some(1000));
+    assert!(sim.fin, "not stuck: closed");
+}
+
 /// One certificate for the TLS tests: generating a key pair costs milliseconds.
 fn server_tls() -> &'static ServerTls {
     static TLS: OnceLock<ServerTls> = OnceLock::new();
