@@ -529,9 +529,15 @@ impl ServeArgs {
 /// `reverb client`.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Server address, e.g. 127.0.0.1:7007
-    #[arg(value_name = "ADDR")]
+    /// Server: HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, e.g. 127.0.0.1:7007
+    #[arg(value_name = "URL")]
     pub addr: String,
+    /// tls://: trust the certificates in this PEM file (the server's --tls-write-cert)
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// tls://: accept any certificate (a test server's self-signed one) [default: off]
+    #[arg(long, conflicts_with = "ca")]
+    pub insecure: bool,
     /// Give up connecting after this long
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,

@@ -159,7 +159,9 @@ fn help_gives_every_flag_one_line_and_its_default() {
     let (status, out, _) = run(&["serve", "--help"], b"");
     assert!(status.success());
     for expected in [
-        "--listen <ADDR>",
+        "--listen <URL>",
+        "--tls-cert <FILE>",
+        "--tls-write-cert <FILE>",
         "[default: 127.0.0.1:7007]",
         "--udp <ADDR>",
         "--mode <MODE>",

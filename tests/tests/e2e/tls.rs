@@ -220,3 +220,28 @@ fn tls_mistakes_are_clear_usage_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn reverb_client_speaks_tls_trusting_the_written_certificate() {
+    let cert = temp_file("client.pem");
+    let server = tls_server(&["--prefix", "tls> "], &cert);
+    let url = format!("tls://localhost:{}", server.tls[0].port());
+    let (status, out, err) = run(
+        &["client", &url, "--ca", cert.to_str().unwrap()],
+        b"one\ntwo\n",
+    );
+    assert!(status.success(), "{err}");
+    assert_eq!(out, "tls> one\ntls> two\n");
+    // Without a way to trust the server, the client says what it needs.
+    let (status, _, err) = run(&["client", &url], b"x\n");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        err.contains("--ca FILE") && err.contains("--insecure"),
+        "{err}"
+    );
+    // With --insecure, any certificate is accepted.
+    let (status, out, _) = run(&["client", &url, "--insecure"], b"three\nquit\n");
+    assert!(status.success());
+    assert_eq!(out, "tls> three\n");
+    let _ = std::fs::remove_file(cert);
+}
