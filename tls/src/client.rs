@@ -16,6 +16,10 @@ use rustls::{
 
 use crate::certs::CertError;
 
+/// Records queued to write before [`ClientSession::send`] takes no more plaintext: a
+/// few records' worth, as on the server side.
+pub const QUEUE_LIMIT: usize = 64 * 1024;
+
 /// A client's TLS settings, shared by all its connections.
 #[derive(Debug, Clone)]
 pub struct ClientTls {
@@ -141,9 +145,13 @@ impl ClientSession {
         self.conn.reader().consume(n);
     }
 
-    /// Hands plaintext to the session; returns how much it took (rustls buffers a
-    /// bounded amount, before and after the handshake).
+    /// Hands plaintext to the session; returns how much it took: nothing while
+    /// [`QUEUE_LIMIT`] bytes of records wait to be written, so a server that stops
+    /// reading stops the sender too (backpressure), as over plain TCP.
     pub fn send(&mut self, plaintext: &[u8]) -> usize {
+        if self.out.len() - self.head >= QUEUE_LIMIT {
+            return 0;
+        }
         let n = self.conn.writer().write(plaintext).unwrap_or(0);
         self.flush();
         n

@@ -30,5 +30,5 @@ mod client;
 mod layer;
 
 pub use certs::{fingerprint, CertError, ServerTls, HANDSHAKE_TIMEOUT};
-pub use client::{ClientSession, ClientTls};
+pub use client::{ClientSession, ClientTls, QUEUE_LIMIT};
 pub use layer::{Tls, READ_CHUNK};

@@ -2,12 +2,13 @@
 //!
 //! A scenario that every listener must pass (1, 4, 8 and 12) runs once per [`Kind::ALL`]
 //! and talks to the server only through [`Conn`], [`Reader`] and [`Writer`]: plain bytes
-//! in, plain bytes out, a half-close. A kind added later (TLS, WebSocket, HTTP) is a new
+//! in, plain bytes out, a half-close. A kind added later (WebSocket, HTTP) is a new
 //! variant here — its `listen_args`, its handshake in `connect`, its framing in the halves
 //! — and those scenarios run it without a line of theirs changing.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -17,6 +18,9 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 pub(crate) enum Kind {
     /// Plain TCP: `-l ADDR`.
     Tcp,
+    /// TLS over TCP: `-l tls://ADDR`, the client a `reverb-tls` session relayed to the
+    /// scenario's plain socket (see `tls_relay`).
+    Tls,
 }
 
 /// How a client socket is set up.
@@ -41,11 +45,23 @@ impl Default for ConnectOptions {
 
 impl Kind {
     /// Every kind: the scenarios every listener must pass loop over these.
-    pub(crate) const ALL: [Kind; 1] = [Kind::Tcp];
+    pub(crate) const ALL: [Kind; 2] = [Kind::Tcp, Kind::Tls];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+        }
+    }
+
+    /// Whether `logged` bytes — what the server counted crossing its socket — carry
+    /// exactly `plain` bytes of echo: the same number over TCP; over TLS at least that
+    /// many, each record adding its header and tag, and the handshake its own (the bytes
+    /// themselves are checked one by one at the client either way).
+    pub(crate) fn carries(self, logged: u64, plain: u64) -> bool {
+        match self {
+            Kind::Tcp => logged == plain,
+            Kind::Tls => logged >= plain,
         }
     }
 
@@ -53,6 +69,7 @@ impl Kind {
     pub(crate) fn listen_args(self) -> Vec<String> {
         match self {
             Kind::Tcp => vec!["-l".into(), "127.0.0.1:0".into()],
+            Kind::Tls => vec!["-l".into(), "tls://127.0.0.1:0".into()],
         }
     }
 
@@ -84,6 +101,12 @@ impl Kind {
         stream.set_nodelay(true)?;
         match self {
             Kind::Tcp => Ok(Conn::Tcp(stream)),
+            Kind::Tls => {
+                let app = crate::tls_relay::connect(&stream)?;
+                app.set_read_timeout(Some(options.timeout))?;
+                app.set_write_timeout(Some(options.timeout))?;
+                Ok(Conn::Tls { app, tcp: stream })
+            }
         }
     }
 }
@@ -93,6 +116,12 @@ impl Kind {
 pub(crate) enum Conn {
     // One descriptor until split: a scenario holds 10,000 of these.
     Tcp(TcpStream),
+    /// The plain end the relay thread serves, and the TCP socket under the TLS session
+    /// (for its options and addresses).
+    Tls {
+        app: UnixStream,
+        tcp: TcpStream,
+    },
 }
 
 impl Conn {
@@ -102,13 +131,17 @@ impl Conn {
                 let reader = stream.try_clone().expect("clone a client socket");
                 (Reader::Tcp(reader), Writer::Tcp(stream))
             }
+            Conn::Tls { app, .. } => {
+                let reader = app.try_clone().expect("clone a client socket");
+                (Reader::Tls(reader), Writer::Tls(app))
+            }
         }
     }
 
     /// The TCP socket under the kind's framing: for socket options and addresses.
     pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
-            Conn::Tcp(stream) => stream,
+            Conn::Tcp(stream) | Conn::Tls { tcp: stream, .. } => stream,
         }
     }
 
@@ -135,6 +168,7 @@ impl Conn {
     pub(crate) fn finish(&mut self) -> io::Result<()> {
         match self {
             Conn::Tcp(stream) => stream.shutdown(Shutdown::Write),
+            Conn::Tls { app, .. } => app.shutdown(Shutdown::Write),
         }
     }
 
@@ -150,6 +184,7 @@ impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Conn::Tcp(stream) => stream.read(buf),
+            Conn::Tls { app, .. } => app.read(buf),
         }
     }
 }
@@ -158,12 +193,14 @@ impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Conn::Tcp(stream) => stream.write(buf),
+            Conn::Tls { app, .. } => app.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Conn::Tcp(stream) => stream.flush(),
+            Conn::Tls { app, .. } => app.flush(),
         }
     }
 }
@@ -171,12 +208,14 @@ impl Write for Conn {
 /// The receiving half: the echo as plain bytes.
 pub(crate) enum Reader {
     Tcp(TcpStream),
+    Tls(UnixStream),
 }
 
 impl Read for Reader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Reader::Tcp(stream) => stream.read(buf),
+            Reader::Tls(app) => app.read(buf),
         }
     }
 }
@@ -184,6 +223,7 @@ impl Read for Reader {
 /// The sending half: plain bytes in, and a half-close.
 pub(crate) enum Writer {
     Tcp(TcpStream),
+    Tls(UnixStream),
 }
 
 impl Writer {
@@ -191,6 +231,7 @@ impl Writer {
     pub(crate) fn finish(&mut self) -> io::Result<()> {
         match self {
             Writer::Tcp(stream) => stream.shutdown(Shutdown::Write),
+            Writer::Tls(app) => app.shutdown(Shutdown::Write),
         }
     }
 
@@ -198,6 +239,7 @@ impl Writer {
     pub(crate) fn set_timeout(&self, timeout: Duration) -> io::Result<()> {
         match self {
             Writer::Tcp(stream) => stream.set_write_timeout(Some(timeout)),
+            Writer::Tls(app) => app.set_write_timeout(Some(timeout)),
         }
     }
 }
@@ -206,12 +248,14 @@ impl Write for Writer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Writer::Tcp(stream) => stream.write(buf),
+            Writer::Tls(app) => app.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Writer::Tcp(stream) => stream.flush(),
+            Writer::Tls(app) => app.flush(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod kind;
 mod pattern;
 mod support;
 mod sys;
+mod tls_relay;
 
 mod s01_flood;
 mod s02_slowloris;

@@ -81,8 +81,8 @@ fn half_close_loses_nothing(kind: Kind) {
     assert_eq!(check.offset, PAYLOAD, "bytes echoed before the FIN");
     let line = server.await_log(&["connection closed", &peer.to_string()]);
     assert!(line.contains("reason=peer closed"), "{line}");
-    assert_eq!(number(&line, "bytes_in"), PAYLOAD, "{line}");
-    assert_eq!(number(&line, "bytes_out"), PAYLOAD, "{line}");
+    assert!(kind.carries(number(&line, "bytes_in"), PAYLOAD), "{line}");
+    assert!(kind.carries(number(&line, "bytes_out"), PAYLOAD), "{line}");
     figure(
         4,
         Some(kind),

@@ -146,9 +146,8 @@ fn sigterm_drains_slow_readers(kind: Kind) {
             .unwrap_or_else(|| panic!("no close logged for {}", outcome.peer));
         assert!(line.contains("reason=shutdown"), "{line}");
         let (taken, written) = (number(line, "bytes_in"), number(line, "bytes_out"));
-        assert_eq!(
-            (taken, written),
-            (outcome.total, outcome.total),
+        assert!(
+            kind.carries(taken, outcome.total) && kind.carries(written, outcome.total),
             "{}: the server took {taken} and wrote {written}; the client read {}",
             outcome.peer,
             outcome.total
