@@ -49,6 +49,12 @@
 //! within [`HANDSHAKE_TIMEOUT`] of the accept aborts the connection. No subprotocol or
 //! extension is agreed (so no compression: reserved bits are an error).
 //!
+//! ## The client side
+//! [`ClientWs`] is one client connection as bytes in and bytes out, for `reverb client`
+//! and `reverb bench` against `ws://` and `wss://` servers: the upgrade request and its
+//! answer checked with tungstenite's handshake pieces, masked frames out, the server's
+//! frames in, each message's payload handed on as it arrives (never held whole).
+//!
 //! ## Bounds
 //! At most [`MAX_REQUEST`] bytes of request, [`READ_CHUNK`] bytes of unparsed frames,
 //! 16 KiB of payload waiting for the echo and 64 KiB of frames waiting to be sent, beyond
@@ -80,11 +86,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 mod config;
 mod frames;
 mod handshake;
 mod layer;
 
+pub use client::{ClientWs, ClientWsError, WsEvent};
 pub use config::{WsConfig, WsConfigError, DEFAULT_MAX_MESSAGE, HANDSHAKE_TIMEOUT};
 pub use handshake::MAX_REQUEST;
 pub use layer::{Ws, READ_CHUNK};
