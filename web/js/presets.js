@@ -1,17 +1,142 @@
-// Presets: each one teaches one thing. A preset is data — a core config (by section, with
-// the core's names: see wasm/src/lib.rs), the shim's parameters and scripted clients —
-// plus `expect`, what its run must show (the browser and node tests check it, so a preset
-// that stops teaching its lesson fails CI).
+// Presets: each one teaches one thing, and together they walk the tutorials' journey in
+// their order: first the server loop (blocking, one client and then two; a busy loop; a
+// selector; a task per connection, and what an error in one task may do), then what the
+// core does with the bytes (frames, backpressure, closing, timers), then faults on
+// purpose. A preset is data — a core config (by section, with the core's names: see
+// wasm/src/lib.rs), the shim's parameters (`loop` picks the server loop: loops.js) and
+// scripted clients — plus `expect`, what its run must show per client, and `server`, what
+// the server loop's own figures must show (the browser and node tests check both, so a
+// preset that stops teaching its lesson fails CI). The page's "Next" button goes to the
+// next preset in this list.
+//
+// `expect` per client: `got` (what it read back), `reads` (the core's read count),
+// `eof`, `reset`, `reason` (why the core released it), `paused`, `held`, `late`,
+// `pieces` (see the tests), `refused` (it never got in), `acceptedAfter` (accepted only
+// once that client's connection was released), `waited` (ms its first bytes sat in its
+// receive buffer, unread, at least), `awaited` (what its task waited for at some point).
+// `server`: `cpuAtLeast` / `cpuAtMost` (percent), `wouldBlockAtLeast` / `wouldBlock`
+// (reads that returned "would block"), `down` (the process exited), `errors` (connections
+// that ended in an error).
+
+/** The journey's two clients, for the busy loop and the selector alike. */
+const TWO_CLIENTS = [
+  { name: 'client A', script: [{ at: 0, send: 'one\n' }, { at: 400, send: 'two\n' }] },
+  { name: 'client B', script: [{ at: 200, send: 'alpha\n' }, { at: 600, send: 'beta\n' }] },
+];
+const TWO_ECHOED = [
+  { client: 0, got: 'one\ntwo\n' },
+  { client: 1, got: 'alpha\nbeta\n' },
+];
+
+/** Four clients, one of which sends the fault word, and one connecting after it. */
+const ONE_FAILS = [
+  { name: 'client A', script: [{ at: 0, send: 'one\n' }, { at: 400, send: 'two\n' }] },
+  { name: 'client B', script: [{ at: 200, send: 'crash\n' }] },
+  { name: 'client C', script: [{ at: 0, send: 'alpha\n' }, { at: 400, send: 'beta\n' }] },
+  { name: 'client D (later)', connect_at: 600, script: [{ at: 650, send: 'hello\n' }] },
+];
 
 export const PRESETS = [
   {
     key: 'one-line',
-    title: 'One line',
-    lesson: 'A client types "hello"; the line travels through both kernels and the core and comes back.',
+    title: 'One line, a blocking server',
+    lesson: 'The simplest server: accept() one client, then recv() and send() on it until it leaves, the thread asleep inside each call. Client A types "hello"; the line travels through both kernels and the core and comes back.',
     config: { echo: { framing: 'line' } },
-    sim: { read_size: 64 },
+    sim: { read_size: 64, loop: 'blocking' },
     clients: [{ name: 'client A', script: [{ at: 0, send: 'hello\n' }] }],
     expect: [{ client: 0, got: 'hello\n' }],
+    server: { cpuAtMost: 1, wouldBlock: 0 },
+  },
+  {
+    key: 'blocking-many',
+    title: 'A blocking server, two clients',
+    lesson: 'The same server, and client B connects too. The kernel completes B\'s handshake into the listen backlog and takes B\'s "hi" into B\'s receive buffer, but the thread is asleep in recv() on A, so nobody reads it. Only when A quits does accept() return B: B gets its echo a second late.',
+    config: { echo: { framing: 'line' } },
+    sim: { read_size: 64, loop: 'blocking' },
+    clients: [
+      { name: 'client A', script: [{ at: 0, send: 'hello\n' }, { at: 1200, send: 'quit\n' }] },
+      { name: 'client B', script: [{ at: 100, send: 'hi\n' }] },
+    ],
+    expect: [
+      { client: 0, got: 'hello\n', eof: true, reason: 'quit word' },
+      { client: 1, got: 'hi\n', acceptedAfter: 0, waited: 1000 },
+    ],
+    server: { cpuAtMost: 1, wouldBlock: 0 },
+  },
+  {
+    key: 'busy',
+    title: 'Non-blocking: a busy loop',
+    lesson: 'To serve both at once, make every socket non-blocking and ask the listener and each socket "anything yet?" in turn, forever. A and B are served together now, but the thread never sleeps: the CPU meter stays at 100 %, and for every read that returns data, hundreds of thousands return "would block".',
+    config: { echo: { framing: 'line' } },
+    sim: { read_size: 64, loop: 'busy' },
+    clients: TWO_CLIENTS,
+    expect: TWO_ECHOED,
+    server: { cpuAtLeast: 100, wouldBlockAtLeast: 100_000 },
+  },
+  {
+    key: 'selector',
+    title: 'A selector: sleep until ready',
+    lesson: 'Register every socket with the kernel (epoll, through mio) and sleep in poll() until one is ready or the core\'s deadline comes. The same two clients are served as promptly, yet the CPU meter stays near 0, no read returns "would block", and only ready sockets are touched. The interest — READABLE, WRITABLE — is read from the core after every drain. This is the loop of reverb serve.',
+    config: { echo: { framing: 'line' } },
+    sim: { read_size: 64, loop: 'selector' },
+    clients: TWO_CLIENTS,
+    expect: TWO_ECHOED,
+    server: { cpuAtMost: 1, wouldBlock: 0 },
+  },
+  {
+    key: 'tasks',
+    title: 'A task per connection',
+    lesson: 'Each client gets a task of its own, written like the blocking server — read, echo, write all of it, read again — and run concurrently by a runtime over the same selector: a task that waits only parks itself. Client B stops reading, so its task waits in write_all with B\'s send buffer full, while A\'s and C\'s tasks go on. Each card says what its task awaits.',
+    config: { echo: { framing: 'line' } },
+    sim: { read_size: 16, tx_cap: 16, loop: 'tasks' },
+    clients: [
+      { name: 'client A', script: [{ at: 0, send: 'one\n' }, { at: 500, send: 'two\n' }] },
+      {
+        name: 'client B (slow)',
+        script: [
+          { at: 0, stop_reading: true },
+          { at: 0, send: 'line 01\nline 02\nline 03\nline 04\nline 05\n' },
+          { at: 900, resume_reading: true },
+        ],
+      },
+      { name: 'client C', script: [{ at: 100, send: 'alpha\n' }, { at: 600, send: 'beta\n' }] },
+    ],
+    expect: [
+      { client: 0, got: 'one\ntwo\n' },
+      { client: 1, got: 'line 01\nline 02\nline 03\nline 04\nline 05\n', awaited: 'write' },
+      { client: 2, got: 'alpha\nbeta\n' },
+    ],
+    server: { cpuAtMost: 1, wouldBlock: 0 },
+  },
+  {
+    key: 'task-error-exit',
+    title: 'One error ends the server',
+    lesson: 'Tasks again, but main awaits each one and passes its error up with ?. Client B sends the fault word: B\'s task fails, then main, then the process. The kernel closes every socket the process had: A and C read end-of-stream, and D, connecting later, is refused.',
+    config: { echo: { framing: 'line', fault_word: 'crash' } },
+    sim: { read_size: 16, loop: 'tasks', on_error: 'exit' },
+    clients: ONE_FAILS,
+    expect: [
+      { client: 0, got: 'one\n', eof: true },
+      { client: 1, got: '', reset: true, reason: 'fault injected' },
+      { client: 2, got: 'alpha\n', eof: true },
+      { client: 3, got: '', refused: true },
+    ],
+    server: { down: true, errors: 1 },
+  },
+  {
+    key: 'task-error',
+    title: 'An error stays in its task',
+    lesson: 'The same clients; now each task handles its own error: it logs it and ends. B\'s connection is reset — and that is all. A and C go on echoing, the accept loop goes on accepting, and D, connecting after the error, is served. In reverb the core makes this the only way: a connection\'s error is its own release.',
+    config: { echo: { framing: 'line', fault_word: 'crash' } },
+    sim: { read_size: 16, loop: 'tasks', on_error: 'log' },
+    clients: ONE_FAILS,
+    expect: [
+      { client: 0, got: 'one\ntwo\n' },
+      { client: 1, got: '', reset: true, reason: 'fault injected' },
+      { client: 2, got: 'alpha\nbeta\n' },
+      { client: 3, got: 'hello\n' },
+    ],
+    server: { down: false, errors: 1 },
   },
   {
     key: 'split',
@@ -143,4 +268,16 @@ export const PRESETS = [
 
 export function presetByKey(key) {
   return PRESETS.find((p) => p.key === key) ?? PRESETS[0];
+}
+
+/** The preset after `key` in the journey, or null after the last. */
+export function nextPreset(key) {
+  const i = PRESETS.findIndex((p) => p.key === key);
+  return i >= 0 && i + 1 < PRESETS.length ? PRESETS[i + 1] : null;
+}
+
+/** The preset before `key`, or null before the first. */
+export function previousPreset(key) {
+  const i = PRESETS.findIndex((p) => p.key === key);
+  return i > 0 ? PRESETS[i - 1] : null;
 }

@@ -15,6 +15,7 @@
 // be read, as on Linux: a client reads the bytes a server sent, then the reset.
 
 import { mulberry32, below } from './rng.js';
+import { makeLoop, LOOP_KEYS, ON_ERROR } from './loops.js';
 
 /** Simulation parameters beside the core's config, with their defaults. */
 export const SIM_DEFAULTS = Object.freeze({
@@ -30,7 +31,14 @@ export const SIM_DEFAULTS = Object.freeze({
   jitter: 10,
   /** Bytes a client reads per read. */
   client_read_size: 64,
+  /** The server loop that drives the core: one of loops.js's LOOPS. */
+  loop: 'selector',
+  /** A connection that ends in an error: `log` it and go on, or `exit` the server. */
+  on_error: 'log',
 });
+
+/** The simulation parameters that are whole numbers (the others are names). */
+export const SIM_NUMBERS = Object.keys(SIM_DEFAULTS).filter((k) => typeof SIM_DEFAULTS[k] === 'number');
 
 /**
  * A segment's time on the wire: segments never overtake one another, and those written
@@ -104,10 +112,12 @@ export function faultHold(faults = {}) {
  *
  * `engine` is what `createEngine(config)` of engine.js returns; `config` is the core's
  * config (`{echo: {...}, stream: {...}, faults: {...}}`, the core's names); `sim`
- * overrides SIM_DEFAULTS; `clients` are specs `{name, script: [{at, send} |
- * {at, stop_reading} | {at, resume_reading} | {at, half_close} | {at, abort}]}`, each
- * optionally with its own `client_read_size`, `latency`, `rx_cap` and `tx_cap` (else the
- * simulation's).
+ * overrides SIM_DEFAULTS (`loop` picks the server loop, see loops.js); `clients` are specs
+ * `{name, connect_at, script: [{at, send} | {at, stop_reading} | {at, resume_reading} |
+ * {at, half_close} | {at, abort}]}`, each optionally with its own `client_read_size`,
+ * `latency`, `rx_cap` and `tx_cap` (else the simulation's). A client connects at
+ * `connect_at` (0 by default) and is numbered in the order clients connect; the server
+ * loop accepts it when it gets to it.
  */
 export class Simulation {
   constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [] }) {
@@ -120,22 +130,38 @@ export class Simulation {
         throw new Error(`${key.replaceAll('_', ' ')} must be at least 1`);
       }
     }
+    if (!LOOP_KEYS.includes(this.sim.loop)) throw new Error(`unknown server loop "${this.sim.loop}": one of ${LOOP_KEYS.join(', ')}`);
+    if (!(this.sim.on_error in ON_ERROR)) throw new Error(`on error: "${this.sim.on_error}" is neither log nor exit`);
     this.seed = seed >>> 0;
     this.rand = mulberry32(this.seed);
     this.engine = createEngine(this.config);
     this.hold = faultHold(this.config.faults);
+    this.loop = makeLoop(this.sim.loop, this);
+    /** Set when the server process exited (`on_error: exit`): {t, reason, cid}. */
+    this.down = null;
     this.now = 0;
     this.conns = [];
     this.ticks = [];
     this.tickNo = 0;
-    this.rr = 0;
-    for (const spec of clients) this.addClient(spec);
+    // Clients connect in time order (their numbers follow it); those at 0 at once.
+    this.future = clients.map((spec) => ({ ...spec, connect_at: spec.connect_at ?? 0 })).sort((a, b) => a.connect_at - b.connect_at);
+    while (this.future.length && this.future[0].connect_at <= 0) this.connect(this.future.shift());
   }
 
   // ---- commands (the page's controls) ---------------------------------------------------
 
-  /** Connects a new client (accepted by the core at once); returns its index. */
+  /**
+   * A new client connects: the kernel completes the handshake into the listen backlog,
+   * where it waits until the server loop accepts it (see `serverAccept`); meanwhile it
+   * may write, and its bytes wait in its receive buffer. Returns its index.
+   */
   addClient(spec = {}) {
+    this.connect(spec);
+    return this.conns.length - 1;
+  }
+
+  /** A client connects (see `addClient`); returns the tick that says so. */
+  connect(spec) {
     const cid = this.conns.length;
     const name = spec.name ?? `client ${String.fromCharCode(65 + (cid % 26))}`;
     const conn = {
@@ -143,6 +169,8 @@ export class Simulation {
       name,
       id: null,
       refused: null,
+      connectedAt: this.now,
+      acceptedAt: null,
       readSize: spec.client_read_size ?? this.sim.client_read_size,
       latency: spec.latency ?? this.sim.latency,
       script: (spec.script ?? []).map((a) => ({ ...a, at: a.at ?? 0 })),
@@ -169,16 +197,34 @@ export class Simulation {
       faultDeadline: null,
       clientEof: false,
       clientReset: false,
+      /** Reads the busy loop made on this socket that returned "would block". */
+      wouldBlock: 0,
     };
-    try {
-      conn.id = this.engine.accept(this.now);
-    } catch (e) {
-      conn.refused = String(e.message ?? e);
-    }
     this.conns.push(conn);
-    this.record({ kind: 'accept', cid, text: conn.refused ? `refused: ${conn.refused}` : 'connected' });
-    if (conn.id !== null) this.drain(conn);
-    return cid;
+    if (this.down) {
+      conn.refused = 'connection refused: nothing listens any more (the server exited)';
+      return this.record({ kind: 'connect', cid, text: `${name} connects: ${conn.refused}` });
+    }
+    return this.record({ kind: 'connect', cid, text: `${name} connects: in the listen backlog until the server accepts it` });
+  }
+
+  /** Connections the kernel completed that the server has not accepted yet, oldest first. */
+  backlog() {
+    return this.conns.filter((c) => c.id === null && !c.refused);
+  }
+
+  /** The server accepts `c` from the backlog: the core registers it. */
+  serverAccept(c, how) {
+    this.loop.syscall();
+    try {
+      c.id = this.engine.accept(this.now);
+      c.acceptedAt = this.now;
+    } catch (e) {
+      c.refused = String(e.message ?? e);
+    }
+    const text = c.refused ? `refused: ${c.refused}` : 'accepted: the core registers the connection';
+    if (c.id !== null) this.drain(c);
+    return this.record({ kind: 'accept', cid: c.cid, text: `${how} → ${text}` });
   }
 
   /** The client queues a line (or any text) to write. */
@@ -224,7 +270,10 @@ export class Simulation {
       if (action) return action();
       const next = this.nextTime();
       if (next === null) return null;
+      // The server loop over the span the clock jumps: most sleep; a busy loop spins.
+      const spun = this.loop.spin(this.now, next);
       this.now = Math.max(this.now, next);
+      if (spun) return this.record(spun);
     }
     throw new Error('invariant: an event was due after advancing the clock');
   }
@@ -245,7 +294,9 @@ export class Simulation {
 
   dueAction() {
     const now = this.now;
-    const live = this.conns.filter((c) => c.id !== null);
+    // 0. A client connecting now.
+    if (this.future.length && this.future[0].connect_at <= now) return () => this.connect(this.future.shift());
+    const live = this.conns.filter((c) => !c.refused);
     // 1. Segments arriving in a kernel buffer.
     for (const c of live) {
       for (const [pipe, dir] of [[c.rx, 'rx'], [c.tx, 'tx']]) {
@@ -254,18 +305,11 @@ export class Simulation {
         }
       }
     }
-    // 2. The core's timers.
-    const deadline = this.engine.nextDeadline();
-    if (deadline !== null && deadline <= now) return () => this.fireTimers();
-    // 3. Server readiness, round-robin so no connection starves the others.
-    const n = live.length;
-    for (let k = 0; k < n; k++) {
-      const c = live[(this.rr + k) % n];
-      if (c.released) continue;
-      if (c.blocked && c.tx.room() > 0) return () => this.serverWritable(c, k);
-      if (this.serverReadable(c)) return () => this.serverRead(c, k);
-    }
-    // 4. Clients: scripted actions, writes, reads.
+    // 2. The server: its loop decides what the thread does now (accept, the core's timers,
+    // a read, a write), or that it waits.
+    const server = this.down ? null : this.loop.due();
+    if (server) return server;
+    // 3. Clients: scripted actions, writes, reads.
     for (const c of live) {
       const a = c.script[0];
       if (a && a.at <= now) return () => this.scripted(c);
@@ -286,12 +330,13 @@ export class Simulation {
 
   nextTime() {
     const times = [];
+    if (this.future.length) times.push(this.future[0].connect_at);
     for (const c of this.conns) {
-      if (c.id === null) continue;
+      if (c.refused) continue;
       for (const p of [c.rx, c.tx]) if (p.inflight.length) times.push(p.inflight[0].at);
       if (c.script.length) times.push(c.script[0].at);
     }
-    const deadline = this.engine.nextDeadline();
+    const deadline = this.down ? null : this.engine.nextDeadline();
     if (deadline !== null) times.push(deadline);
     const later = times.filter((t) => t > this.now);
     return later.length ? Math.min(...later) : null;
@@ -325,7 +370,8 @@ export class Simulation {
     return this.record({ kind: 'arrive', dir, cid: c.cid, n: bytes, text: `${what} arrived in the ${where}` });
   }
 
-  fireTimers() {
+  /** The core's deadline passed: `handle_timeout`, then drain every connection it names. */
+  fireTimers(how) {
     // Whose fault layer is due, to say so: its deadline is the one the snapshot cannot name.
     const due = (c) => !c.released && c.faultDeadline !== null && c.faultDeadline <= this.now;
     const faultDue = new Set(this.conns.filter(due).map((c) => c.cid));
@@ -345,22 +391,25 @@ export class Simulation {
     }[this.hold];
     const fault = Boolean(what) && [...touched].some((cid) => faultDue.has(cid));
     const text = fault ? `timer due: fault layer — ${what}` : 'timer due: core ticked';
-    return this.record({ kind: 'timer', cid: touched.size === 1 ? [...touched][0] : null, fault, text });
+    return this.record({ kind: 'timer', cid: touched.size === 1 ? [...touched][0] : null, fault, text: said(how, text) });
   }
 
+  /** Whether the server may read `c` now: something arrived and the core takes input. */
   serverReadable(c) {
+    if (c.id === null || c.released) return false;
     if (c.rx.rstArrived) return !c.resetTaken;
     if (this.engine.capacity(c.id) <= 0) return false;
     return c.rx.buf.length > 0 || (c.rx.finArrived && !c.rx.eofTaken);
   }
 
-  serverRead(c, k) {
-    this.rr += k + 1; // the next turn starts after this connection
+  /** One read of at most the read size and the core's capacity: data, end-of-stream or reset. */
+  serverRead(c, how) {
+    this.loop.syscall();
     if (c.rx.rstArrived) {
       c.resetTaken = true;
       this.feed(c, { kind: 'reset' });
       this.drain(c);
-      return this.record({ kind: 'reset', cid: c.cid, text: 'read: connection reset by peer → core Reset' });
+      return this.record({ kind: 'reset', cid: c.cid, text: said(how, 'read: connection reset by peer → core Reset') });
     }
     if (!c.rx.buf.length) {
       c.rx.eofTaken = true;
@@ -368,7 +417,7 @@ export class Simulation {
       c.reads.push({ t: this.now, n: 0, of: this.sim.read_size, bytes: [] });
       trim(c.reads);
       this.drain(c);
-      return this.record({ kind: 'read', cid: c.cid, n: 0, text: `read 0 of ${this.sim.read_size}: end-of-stream → core PeerClosed` });
+      return this.record({ kind: 'read', cid: c.cid, n: 0, text: said(how, `read 0 of ${this.sim.read_size}: end-of-stream → core PeerClosed`) });
     }
     const capacity = this.engine.capacity(c.id);
     const ask = Math.min(this.sim.read_size, capacity);
@@ -380,15 +429,15 @@ export class Simulation {
     c.reads.push({ t: this.now, n, of: ask, bytes });
     trim(c.reads);
     this.drain(c);
-    return this.record({ kind: 'read', cid: c.cid, n, text: `read ${n} of ${ask}: ${printable(bytes)}` });
+    return this.record({ kind: 'read', cid: c.cid, n, text: said(how, `read ${n} of ${ask}: ${printable(bytes)}`) });
   }
 
-  serverWritable(c, k) {
-    this.rr += k + 1;
+  /** A write that went short has room again: `Writable`, then drain (which writes). */
+  serverWritable(c, how) {
     c.blocked = false;
     this.feed(c, { kind: 'writable' });
     this.drain(c);
-    return this.record({ kind: 'writable', cid: c.cid, text: 'socket writable again → core Writable' });
+    return this.record({ kind: 'writable', cid: c.cid, text: said(how, 'socket writable again → core Writable') });
   }
 
   /**
@@ -417,6 +466,7 @@ export class Simulation {
           this.onEvent(c, out);
           break;
         case 'transmit': {
+          this.loop.syscall();
           const len = out.bytes.length;
           const n = Math.min(len, c.tx.room());
           if (n > 0) {
@@ -503,6 +553,35 @@ export class Simulation {
       c.tx.inflight.push({ at: this.arrival(c, c.tx), bytes: [], rst: true });
     }
     this.log(c, 'release', `released: ${reason}${graceful ? '' : ' (socket reset)'}`);
+    // An ending that is not graceful is an error to the code around the connection: the
+    // loop's driver decides whether it ends this connection only or the whole server.
+    if (!graceful) {
+      const exit = this.sim.on_error === 'exit';
+      this.log(c, 'error', this.loop.errorText(c, reason, exit));
+      if (exit) this.exitServer(c, reason);
+    }
+  }
+
+  /**
+   * The server process exits (an error passed up to `main`). The kernel closes what the
+   * process had open: a socket with unread input is reset, one without ends with a FIN
+   * after what was already written; connections still in the listen backlog are reset;
+   * and later connects are refused. The core is never asked again: the process is gone.
+   */
+  exitServer(failed, reason) {
+    this.down = { t: this.now, reason, cid: failed.cid };
+    for (const o of this.conns) {
+      if (o === failed || o.refused || o.released) continue;
+      const unread = o.id === null || o.rx.buf.length > 0 || o.rx.inflight.length > 0;
+      o.released = { reason: 'the server exited', graceful: !unread, t: this.now };
+      o.faultDeadline = null;
+      o.blocked = false;
+      o.rx.buf = [];
+      o.rx.inflight = [];
+      o.tx.inflight.push({ at: this.arrival(o, o.tx), bytes: [], ...(unread ? { rst: true } : { fin: true }) });
+      const how = o.id === null ? 'resets it (never accepted)' : unread ? 'resets it (unread input)' : 'closes its socket (FIN)';
+      this.log(o, 'release', `${o.name}: the process exited, so the kernel ${how}`);
+    }
   }
 
   scripted(c) {
@@ -604,10 +683,17 @@ export class Simulation {
     return {
       t: this.now,
       counters: this.engine.counters(),
+      // The server thread: its loop, what it is doing, its CPU and system calls.
+      server: { ...this.loop.view(), onError: this.sim.on_error, down: this.down, backlog: this.backlog().map((c) => c.cid) },
       conns: this.conns.map((c) => ({
         cid: c.cid,
         name: c.name,
         refused: c.refused,
+        accepted: c.id !== null,
+        connectedAt: c.connectedAt,
+        acceptedAt: c.acceptedAt,
+        wouldBlock: c.wouldBlock,
+        task: this.loop.task(c),
         reading: c.reading,
         halfClosed: c.halfClosed,
         aborted: c.aborted,
@@ -652,6 +738,11 @@ const INJECTED = {
   close: 'closed after its byte limit (FIN)',
   chance: 'a frame drew the fault chance',
 };
+
+/** A tick's words: what woke the server loop, then what it did. */
+function said(how, text) {
+  return how ? `${how} → ${text}` : text;
+}
 
 function trim(list) {
   if (list.length > KEEP_RECENT) list.splice(0, list.length - KEEP_RECENT);

@@ -5,10 +5,14 @@
 // would be ambiguous; both forms are read.
 
 import { SIM_DEFAULTS } from './shim.js';
+import { LOOP_KEYS, ON_ERROR } from './loops.js';
 import { presetByKey } from './presets.js';
 import { configFields, formatValue, getValue, parseValue, setValue } from './fields.js';
 
 export const SIM_FIELDS = Object.keys(SIM_DEFAULTS);
+
+/** The simulation parameters that are names, and the names they take. */
+const CHOICES = { loop: LOOP_KEYS, on_error: Object.keys(ON_ERROR) };
 
 /**
  * The scenario a query string names: `{preset, seed, config, sim}` (overrides only, the
@@ -28,7 +32,12 @@ export function decode(search, defaults) {
     else setValue(config, field, parseValue(field, raw));
   }
   const sim = {};
-  for (const field of SIM_FIELDS) if (q.has(field)) sim[field] = toInt(q.get(field));
+  for (const field of SIM_FIELDS) {
+    if (!q.has(field)) continue;
+    const raw = q.get(field);
+    if (typeof SIM_DEFAULTS[field] === 'number') sim[field] = toInt(raw);
+    else if ((CHOICES[field] ?? []).includes(raw)) sim[field] = raw;
+  }
   return { preset, seed: Number.isFinite(seed) ? seed >>> 0 : 1, config, sim };
 }
 

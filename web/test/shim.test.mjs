@@ -64,11 +64,47 @@ for (const preset of PRESETS) {
       if (e.pieces !== undefined) {
         assert.ok(clientReads(sim, e.client).length >= e.pieces, `${c.name} read its echo in at least ${e.pieces} pieces`);
       }
+      if (e.refused) assert.ok(c.refused, `${c.name} was refused`);
+      if (e.acceptedAfter !== undefined) {
+        const first = sim.conns[e.acceptedAfter];
+        assert.ok(first.released && c.acceptedAt >= first.released.t, `${c.name} accepted only after ${first.name} left`);
+      }
+      if (e.waited !== undefined) {
+        const arrived = sim.ticks.find((t) => t.kind === 'arrive' && t.dir === 'rx' && t.cid === e.client && t.n > 0).t;
+        const read = sim.ticks.find((t) => t.kind === 'read' && t.cid === e.client).t;
+        assert.ok(read - arrived >= e.waited, `${c.name}'s bytes sat unread ${read - arrived} ms`);
+      }
+      if (e.awaited === 'write') {
+        assert.ok(sim.ticks.some((t) => /awaits writable/.test(t.state.conns[e.client]?.task ?? '')), `${c.name}'s task awaited writable`);
+      }
       // Faults hold, pace and cut the echo; they never change it: what the client read is
       // what the server sent, in order.
       assert.deepEqual(c.got, c.sent.slice(0, c.got.length), `${c.name}: bytes intact and in order`);
     }
+    if (preset.server) checkServer(sim, preset.server);
   });
+}
+
+/** A preset's `server` expectations, against the recorded server state of every tick. */
+function checkServer(sim, want) {
+  const last = sim.view().server;
+  const running = sim.ticks.filter((t) => t.t > 0).map((t) => t.state.server);
+  if (want.cpuAtLeast !== undefined) {
+    assert.ok(running.every((s) => s.cpu >= want.cpuAtLeast), `CPU at least ${want.cpuAtLeast} % all along`);
+  }
+  if (want.cpuAtMost !== undefined) {
+    const most = Math.max(...running.map((s) => s.cpu));
+    assert.ok(most <= want.cpuAtMost, `CPU at most ${want.cpuAtMost} % all along (${most})`);
+  }
+  if (want.wouldBlockAtLeast !== undefined) {
+    assert.ok(last.wouldBlock.reads >= want.wouldBlockAtLeast, `${last.wouldBlock.reads} reads returned would block`);
+  }
+  if (want.wouldBlock !== undefined) assert.equal(last.wouldBlock.reads, want.wouldBlock, 'reads that returned would block');
+  if (want.down !== undefined) assert.equal(Boolean(last.down), want.down, 'the server process exited');
+  if (want.errors !== undefined) {
+    const errors = sim.ticks.flatMap((t) => t.notes).filter((n) => n.kind === 'error');
+    assert.equal(errors.length, want.errors, 'connections that ended in an error');
+  }
 }
 
 /** The client's reads of its echo, in order, from the log: [{t, bytes}]. */
@@ -251,6 +287,8 @@ test('an aborted client becomes a reset in the core, and the others carry on', (
 
 test('the connection limit refuses a client without disturbing the first', () => {
   const sim = new Simulation({ createEngine, config: { stream: { max_connections: 1 } }, clients: [{}, {}] });
+  assert.equal(sim.conns[1].refused, null, 'connected in the kernel; the server has not accepted it yet');
+  sim.run(BOUND, () => sim.conns[1].refused !== null);
   assert.match(sim.conns[1].refused, /connection limit/);
   sim.send(0, 'x\n');
   runToEnd(sim);

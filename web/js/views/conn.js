@@ -48,14 +48,30 @@ export function connCard(cid, name, actions) {
 
   function render(c) {
     const done = Boolean(c.released) || Boolean(c.refused);
-    const phase = c.refused ? 'refused' : c.released ? `closed: ${c.released.reason}` : c.core?.phase ?? 'open';
+    const waiting = !c.accepted && !done;
+    const phase = c.refused
+      ? 'refused'
+      : c.released
+        ? `closed: ${c.released.reason}`
+        : waiting
+          ? 'in the listen backlog: not accepted yet'
+          : c.core?.phase ?? 'open';
     $('phase').textContent = phase;
-    $('phase').className = `phase ${c.released && !c.released.graceful ? 'bad' : ''}`;
+    $('phase').className = `phase ${(c.released && !c.released.graceful) || c.refused ? 'bad' : waiting ? 'wait' : ''}`;
     const badge = (key, on, text, why) =>
       `<span class="badge ${on ? 'on' : 'off'}" data-badge="${key}" data-on="${on}" title="${esc(why)}">${on ? '●' : '○'} ${text}${on ? '' : ' off'}</span>`;
-    let badges =
-      badge('readable', c.interest.readable, 'READABLE', 'registered for readability while the core takes input') +
-      badge('writable', c.interest.writable, 'WRITABLE', 'registered for writability while output is pending');
+    let badges = '';
+    if (waiting) {
+      badges += '<span class="badge warn" data-badge="backlog" title="the kernel completed the handshake; the server has not called accept() for it">not accepted: nobody reads it</span>';
+    } else if (!c.refused) {
+      badges +=
+        badge('readable', c.interest.readable, 'READABLE', 'registered for readability while the core takes input') +
+        badge('writable', c.interest.writable, 'WRITABLE', 'registered for writability while output is pending');
+    }
+    if (c.task) badges += `<span class="badge task${c.released && !c.released.graceful ? ' bad' : ''}" data-badge="task">${esc(c.task)}</span>`;
+    if (c.wouldBlock) {
+      badges += `<span class="badge warn" data-badge="would-block" data-n="${c.wouldBlock}" title="reads on this socket that returned EAGAIN">asked ${c.wouldBlock.toLocaleString('en-US')}× → would block</span>`;
+    }
     if (c.core?.reading_paused) badges += '<span class="badge warn" data-badge="paused">‖ reading paused</span>';
     if (c.blocked) badges += '<span class="badge warn" data-badge="blocked">✕ write blocked</span>';
     if (!c.reading) badges += '<span class="badge warn" data-badge="client-stopped">client not reading</span>';
@@ -142,14 +158,22 @@ function stages(c) {
         .slice(-4)
         .map((r) => `<li><span class="rl">read ${r.n} of ${r.of}</span> <code>${esc(r.n ? printable(r.bytes, 12) : 'EOF')}</code></li>`)
         .join('')}</ol>`
-    : '<p class="empty">no read yet</p>';
+    : c.accepted
+      ? '<p class="empty">no read yet</p>'
+      : '<p class="empty">no read: the server has not accepted this connection</p>';
   const frames = c.frames.length
     ? `<ol class="frames">${c.frames
         .slice(-4)
         .map((f) => `<li><code>${esc(printable(f.bytes, 16))}</code></li>`)
         .join('')}</ol>`
     : '<p class="empty">no frame yet</p>';
-  const clientEnd = c.reset ? '<p class="note bad">connection reset by peer</p>' : c.eof ? '<p class="note">end-of-stream (server FIN)</p>' : '';
+  const clientEnd = c.refused
+    ? `<p class="note bad">${esc(c.refused)}</p>`
+    : c.reset
+      ? '<p class="note bad">connection reset by peer</p>'
+      : c.eof
+        ? '<p class="note">end-of-stream (server FIN)</p>'
+        : '';
   // Each write of the server and each read of the client: chunking shows as small writes
   // on one side and small reads on the other.
   const writes = c.writes.length

@@ -6,6 +6,7 @@
 import { esc } from './html.js';
 
 const KINDS = {
+  accept: { shape: 'square', label: 'accepted' },
   cwrite: { shape: 'up', label: 'client write' },
   read: { shape: 'dot', label: 'server read' },
   write: { shape: 'diamond', label: 'server write' },
@@ -32,6 +33,8 @@ function shape(kind, x, y) {
       return `<path class="m-${kind}" d="M${x},${y - 5} L${x + 5},${y} L${x},${y + 5} L${x - 5},${y} Z"/>`;
     case 'flag':
       return `<path class="m-${kind}" d="M${x},${y + 6} L${x},${y - 7} L${x + 7},${y - 4} L${x},${y - 1}"/>`;
+    case 'square':
+      return `<rect class="m-${kind}" x="${x - 4}" y="${y - 4}" width="8" height="8"/>`;
     case 'ring':
       // A clock face: its hands say "a deadline passed".
       return `<circle class="m-${kind}" cx="${x}" cy="${y}" r="4.5"/><path class="m-${kind}" d="M${x},${y} L${x},${y - 3} M${x},${y} L${(Number(x) + 2.5).toFixed(1)},${y}"/>`;
@@ -44,7 +47,7 @@ function shape(kind, x, y) {
 function marks(ticks, upto) {
   const out = [];
   for (const t of ticks.slice(0, upto + 1)) {
-    if (t.cid !== null && KINDS[t.kind] && (t.n ?? 1) > 0) out.push({ t: t.t, cid: t.cid, kind: t.kind, text: t.text });
+    if (t.cid !== null && KINDS[t.kind] && (t.n ?? 1) > 0 && !(t.kind === 'accept' && !t.state.conns[t.cid]?.accepted)) out.push({ t: t.t, cid: t.cid, kind: t.kind, text: t.text });
     for (const n of t.notes) {
       if (n.kind === 'write' && n.n > 0) out.push({ t: t.t, cid: n.cid, kind: 'write', text: n.text });
       if (n.kind === 'event' && n.event !== 'echoed') out.push({ t: t.t, cid: n.cid, kind: 'event', text: n.text });
@@ -105,7 +108,7 @@ export function renderTimeline(el, ticks, names, current) {
       return `<g><line class="lane" x1="${LEFT}" x2="${WIDTH - 10}" y1="${y}" y2="${y}"/><text class="name" x="6" y="${y + 4}">${esc(name)}</text></g>`;
     })
     .join('');
-  const offsets = { cwrite: -9, read: -3, write: 3, cread: 9, event: 0, timer: 0 };
+  const offsets = { accept: 0, cwrite: -9, read: -3, write: 3, cread: 9, event: 0, timer: 0 };
   const dots = ms
     .map((m) => `<g><title>${esc(`${m.t} ms: ${m.text}`)}</title>${shape(m.kind, x(m.t).toFixed(1), 28 + m.cid * LANE + LANE / 2 + offsets[m.kind])}</g>`)
     .join('');
@@ -131,7 +134,7 @@ export function renderTimeline(el, ticks, names, current) {
     .join('');
   const kinds = Object.entries(KINDS);
   const legend =
-    kinds.map(([k, v], i) => `<g transform="translate(${LEFT + i * 125},10)">${shape(k, 6, 0)}<text class="legend" x="16" y="4">${v.label}</text></g>`).join('') +
-    (held.length ? `<g transform="translate(${LEFT + kinds.length * 125},10)"><rect class="held" x="0" y="-3" width="14" height="6"/><text class="legend" x="18" y="4">output held (delay, pacing)</text></g>` : '');
+    kinds.map(([k, v], i) => `<g transform="translate(${LEFT + i * 112},10)">${shape(k, 6, 0)}<text class="legend" x="16" y="4">${v.label}</text></g>`).join('') +
+    (held.length ? `<g transform="translate(${LEFT + kinds.length * 112},10)"><rect class="held" x="0" y="-3" width="14" height="6"/><text class="legend" x="18" y="4">output held (delay, pacing)</text></g>` : '');
   el.innerHTML = `<svg viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="Timeline of reads and writes per connection">${HATCH}${legend}${lanes}${bands}${strips}${dots}<line class="now" x1="${x(now)}" x2="${x(now)}" y1="14" y2="${height - 18}"/>${ticksAxis}</svg>`;
 }
