@@ -10,6 +10,7 @@ use reverb_core::{
     Chunk, Config, ConfigError, EchoConfig, FaultConfig, Framing, PortPolicy, Probability,
     SourceLimits, StreamConfig, ValidConfig,
 };
+use reverb_http::{Format, HttpConfig, DEFAULT_MAX_BODY, DEFAULT_MAX_HEADER};
 use reverb_tls::ServerTls;
 use reverb_ws::{WsConfig, DEFAULT_MAX_MESSAGE};
 
@@ -97,11 +98,28 @@ impl From<Mode> for Framing {
     }
 }
 
+/// What an HTTP listener answers with (reverb-http's [`Format`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HttpFormat {
+    Raw,
+    Json,
+}
+
+impl From<HttpFormat> for Format {
+    fn from(format: HttpFormat) -> Format {
+        match format {
+            HttpFormat::Raw => Format::Raw,
+            HttpFormat::Json => Format::Json,
+        }
+    }
+}
+
 /// `reverb serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Where to listen: HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH] or wss://…, with ?mode=raw&prefix=…
-    /// for this listener's own echo; repeat for several (port 0 picks a free port)
+    /// Where to listen: HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH], wss://…, http:// or https://, with
+    /// ?mode=raw&prefix=… for this listener's own echo, ?format=json for HTTP, ?proxy=1 for a PROXY header;
+    /// repeat for several (port 0 picks a free port)
     #[arg(
         short,
         long = "listen",
@@ -211,6 +229,18 @@ pub struct ServeArgs {
     /// Largest WebSocket message; a larger one closes with 1009 [default: 1MiB]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_message: Option<usize>,
+    /// What http:// and https:// listeners answer with: the request's bytes, or JSON describing it [default: raw]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub http_format: Option<HttpFormat>,
+    /// Largest HTTP request head; a larger one is answered 431 (414 for a request line) [default: 16KiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_header: Option<usize>,
+    /// Largest HTTP request body; a larger one is answered 413 [default: 1MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body: Option<usize>,
+    /// Every TCP listener expects a PROXY protocol header (v1 or v2) first; ?proxy=0 exempts one [default: off]
+    #[arg(long)]
+    pub proxy_protocol: bool,
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
@@ -315,6 +345,18 @@ impl ServeArgs {
         if let Some(mode) = &own.mode {
             config.echo.framing = mode.parse().map_err(|e| named(&e))?;
         }
+        if url.scheme.is_http() {
+            // The answer is the request as received: the echo's framing and affixes have
+            // nothing to frame or wrap.
+            if own.mode.is_some() || own.prefix.is_some() || own.suffix.is_some() {
+                return Err(named(
+                    &"mode, prefix and suffix are the echo's: an HTTP listener answers each \
+                      request with itself (use ?format=raw|json)",
+                ));
+            }
+            config.echo.prefix.clear();
+            config.echo.suffix.clear();
+        }
         if let Some(prefix) = &own.prefix {
             config.echo.prefix.clone_from(prefix);
         }
@@ -360,16 +402,37 @@ impl ServeArgs {
         Ok(Some(ws))
     }
 
-    /// The certificate tls:// and wss:// listeners present: from --tls-cert and --tls-key,
-    /// or made now for `localhost` and the listeners' addresses. `None` without one.
+    /// An HTTP listener's settings: its own `?format=` or `--http-format`, `--max-header`
+    /// and `--max-body`; `None` for a listener that does not speak HTTP.
+    fn listener_http(&self, url: &ListenUrl) -> Result<Option<HttpConfig>, UsageError> {
+        if !url.scheme.is_http() {
+            return Ok(None);
+        }
+        let named = |e: &dyn std::fmt::Display| UsageError::Driver(format!("-l {url}: {e}"));
+        let format = match &url.options.format {
+            Some(own) => own.parse().map_err(|e| named(&e))?,
+            None => self.http_format.map_or(Format::Raw, Format::from),
+        };
+        let http = HttpConfig {
+            format,
+            max_header: self.max_header.unwrap_or(DEFAULT_MAX_HEADER),
+            max_body: self.max_body.unwrap_or(DEFAULT_MAX_BODY),
+        };
+        http.check().map_err(|e| named(&e))?;
+        Ok(Some(http))
+    }
+
+    /// The certificate tls://, wss:// and https:// listeners present: from --tls-cert and
+    /// --tls-key, or made now for `localhost` and the listeners' addresses. `None` without
+    /// one.
     fn tls(&self) -> Result<Option<ServerTls>, UsageError> {
         let tls_listeners: Vec<&ListenUrl> =
             self.listen.iter().filter(|l| l.scheme.is_tls()).collect();
         if tls_listeners.is_empty() {
             if self.tls_cert.is_some() || self.tls_write_cert.is_some() {
                 return Err(UsageError::Driver(
-                    "--tls-cert and --tls-write-cert need a tls:// listener or a wss:// one \
-                     (-l tls://…)"
+                    "--tls-cert and --tls-write-cert need a tls://, wss:// or https:// \
+                     listener (-l tls://…)"
                         .into(),
                 ));
             }
@@ -476,6 +539,23 @@ impl ServeArgs {
                 "--ws-path and --max-message need a ws:// or wss:// listener (-l ws://…)".into(),
             ));
         }
+        let http_flags =
+            self.http_format.is_some() || self.max_header.is_some() || self.max_body.is_some();
+        if http_flags && !self.listen.iter().any(|l| l.scheme.is_http()) {
+            return Err(UsageError::Driver(
+                "--http-format, --max-header and --max-body need an http:// or https:// \
+                 listener (-l http://…)"
+                    .into(),
+            ));
+        }
+        let affixes = self.prefix.is_some() || self.suffix.is_some();
+        if affixes && self.udp.is_empty() && self.listen.iter().all(|l| l.scheme.is_http()) {
+            return Err(UsageError::Driver(
+                "--prefix and --suffix wrap the echo's frames: http:// and https:// listeners \
+                 answer each request with itself, unwrapped"
+                    .into(),
+            ));
+        }
         let listen = self
             .listen
             .iter()
@@ -485,6 +565,8 @@ impl ServeArgs {
                     scheme: url.scheme,
                     addr: url.addr,
                     ws: self.listener_ws(url, &config)?,
+                    http: self.listener_http(url)?,
+                    proxy: url.options.proxy.unwrap_or(self.proxy_protocol),
                     config,
                 })
             })

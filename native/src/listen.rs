@@ -1,8 +1,10 @@
 //! Listener URLs: `-l tcp://127.0.0.1:7007`, `-l tls://[::1]:7443?mode=raw`,
-//! `-l ws://127.0.0.1:7080/echo`, `-l wss://127.0.0.1:7444`, or a bare `HOST:PORT` for
-//! TCP. The scheme chooses the stack of layers every connection of that listener gets; a
-//! WebSocket listener's path is the one it answers on; the query sets that listener's own
-//! echo options.
+//! `-l ws://127.0.0.1:7080/echo`, `-l wss://127.0.0.1:7444`, `-l http://127.0.0.1:8080`,
+//! `-l https://127.0.0.1:8443?format=json`, or a bare `HOST:PORT` for TCP. The scheme
+//! chooses the stack of layers every connection of that listener gets; a WebSocket
+//! listener's path is the one it answers on; the query sets that listener's own echo
+//! options, an HTTP listener's answer format, and whether connections start with a PROXY
+//! protocol header (`?proxy=1`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -21,6 +23,10 @@ pub enum Scheme {
     Ws,
     /// WebSocket inside TLS.
     Wss,
+    /// HTTP/1.1: each request answered with itself.
+    Http,
+    /// HTTP inside TLS.
+    Https,
 }
 
 impl Scheme {
@@ -31,12 +37,20 @@ impl Scheme {
             Scheme::Tls => "tls",
             Scheme::Ws => "ws",
             Scheme::Wss => "wss",
+            Scheme::Http => "http",
+            Scheme::Https => "https",
         }
     }
 
-    /// Whether connections of this listener speak TLS (`tls://` and `wss://`).
+    /// Whether connections of this listener speak TLS (`tls://`, `wss://`, `https://`).
     pub const fn is_tls(self) -> bool {
-        matches!(self, Scheme::Tls | Scheme::Wss)
+        matches!(self, Scheme::Tls | Scheme::Wss | Scheme::Https)
+    }
+
+    /// Whether connections of this listener are answered by the HTTP echo (`http://` and
+    /// `https://`) rather than the echo.
+    pub const fn is_http(self) -> bool {
+        matches!(self, Scheme::Http | Scheme::Https)
     }
 
     /// Whether connections of this listener speak WebSocket (`ws://` and `wss://`).
@@ -63,6 +77,10 @@ pub struct ListenOptions {
     pub suffix: Option<Vec<u8>>,
     /// `ws://HOST:PORT/PATH`: the only path a WebSocket listener answers on.
     pub path: Option<String>,
+    /// `?proxy=1` (or `0`): whether connections start with a PROXY protocol header.
+    pub proxy: Option<bool>,
+    /// `?format=raw|json`: an HTTP listener's answers.
+    pub format: Option<String>,
 }
 
 /// A parsed `-l` value.
@@ -85,10 +103,12 @@ impl FromStr for ListenUrl {
             Some(("tls", rest)) => (Scheme::Tls, rest),
             Some(("ws", rest)) => (Scheme::Ws, rest),
             Some(("wss", rest)) => (Scheme::Wss, rest),
+            Some(("http", rest)) => (Scheme::Http, rest),
+            Some(("https", rest)) => (Scheme::Https, rest),
             Some((other, _)) => {
                 return Err(format!(
-                    "{text:?}: unknown scheme {other:?} (use tcp://, tls://, ws://, wss:// \
-                     or HOST:PORT)"
+                    "{text:?}: unknown scheme {other:?} (use tcp://, tls://, ws://, wss://, \
+                     http://, https:// or HOST:PORT)"
                 ))
             }
             None => (Scheme::Tcp, text),
@@ -125,9 +145,19 @@ impl FromStr for ListenUrl {
                 "mode" => options.mode = Some(value.to_owned()),
                 "prefix" => options.prefix = Some(parse_escaped(value)?),
                 "suffix" => options.suffix = Some(parse_escaped(value)?),
+                "proxy" => {
+                    options.proxy = Some(parse_switch(value).map_err(|e| format!("{text:?}: {e}"))?)
+                }
+                "format" if scheme.is_http() => options.format = Some(value.to_owned()),
+                "format" => {
+                    return Err(format!(
+                        "{text:?}: format is for http:// and https:// listeners"
+                    ))
+                }
                 other => {
                     return Err(format!(
-                        "{text:?}: unknown listener option {other:?} (use mode, prefix, suffix)"
+                        "{text:?}: unknown listener option {other:?} (use mode, prefix, suffix, \
+                         proxy, format)"
                     ))
                 }
             }
@@ -137,6 +167,16 @@ impl FromStr for ListenUrl {
             addr,
             options,
         })
+    }
+}
+
+/// `?proxy=`'s value: on (`1`, `true`, `on`, `yes`, or nothing) or off (`0`, `false`,
+/// `off`, `no`).
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value {
+        "" | "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" => Ok(false),
+        other => Err(format!("proxy={other:?}: use proxy=1 or proxy=0")),
     }
 }
 
@@ -193,13 +233,35 @@ mod tests {
 
     #[test]
     fn mistakes_are_named() {
-        let err = "http://127.0.0.1:80".parse::<ListenUrl>().unwrap_err();
-        assert!(err.contains("unknown scheme \"http\""), "{err}");
+        let err = "udp://127.0.0.1:80".parse::<ListenUrl>().unwrap_err();
+        assert!(err.contains("unknown scheme \"udp\""), "{err}");
         let err = "tls://localhost:7443".parse::<ListenUrl>().unwrap_err();
         assert!(err.contains("is not HOST:PORT"), "{err}");
         let err = "tcp://127.0.0.1:1?colour=red"
             .parse::<ListenUrl>()
             .unwrap_err();
         assert!(err.contains("unknown listener option \"colour\""), "{err}");
+        let err = "tcp://127.0.0.1:1?format=json"
+            .parse::<ListenUrl>()
+            .unwrap_err();
+        assert!(err.contains("format is for http://"), "{err}");
+        let err = "tcp://127.0.0.1:1?proxy=maybe"
+            .parse::<ListenUrl>()
+            .unwrap_err();
+        assert!(err.contains("use proxy=1 or proxy=0"), "{err}");
+    }
+
+    #[test]
+    fn http_listeners_and_the_proxy_protocol_are_chosen_per_listener() {
+        let u = url("https://127.0.0.1:8443?format=json&proxy=1");
+        assert!(u.scheme.is_http() && u.scheme.is_tls());
+        assert_eq!(u.options.format.as_deref(), Some("json"));
+        assert_eq!(u.options.proxy, Some(true));
+        assert_eq!(u.to_string(), "https://127.0.0.1:8443");
+        let plain = url("http://[::1]:8080/");
+        assert!(plain.scheme.is_http() && !plain.scheme.is_tls());
+        assert_eq!(url("tls://127.0.0.1:1?proxy=0").options.proxy, Some(false));
+        assert_eq!(url("ws://127.0.0.1:1?proxy").options.proxy, Some(true));
+        assert_eq!(url("127.0.0.1:1").options.proxy, None);
     }
 }

@@ -82,9 +82,24 @@ fn serve(args: &ServeArgs) -> ExitCode {
                     ws.max_message
                 )
             });
+            let proxy = if listener.proxy {
+                "; a PROXY protocol header (v1 or v2) first"
+            } else {
+                ""
+            };
+            let what = match &listener.http {
+                Some(http) => format!(
+                    "http echo, {} answers, {threads}; heads up to {} bytes, bodies up to {} \
+                     bytes",
+                    http.format.name(),
+                    http.max_header,
+                    http.max_body
+                ),
+                None => format!("{mode} mode, {threads}{websocket}"),
+            };
             let _ = writeln!(
                 out,
-                "reverb: listening on {scheme}://{addr} ({mode} mode, {threads}{websocket})"
+                "reverb: listening on {scheme}://{addr} ({what}{proxy})"
             );
         }
         if let Some(tls) = &options.tls {

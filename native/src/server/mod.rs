@@ -51,6 +51,10 @@ pub struct Listener {
     pub config: ValidConfig,
     /// For `ws://` and `wss://`: the path it answers on and the largest message.
     pub ws: Option<reverb_ws::WsConfig>,
+    /// For `http://` and `https://`: the answer's format and the limits on a request.
+    pub http: Option<reverb_http::HttpConfig>,
+    /// Whether its connections start with a PROXY protocol header (v1 or v2).
+    pub proxy: bool,
 }
 
 /// What `reverb serve` runs with, after the command line was checked.
@@ -58,7 +62,8 @@ pub struct Listener {
 pub struct ServerOptions {
     /// TCP listeners.
     pub listen: Vec<Listener>,
-    /// The certificate `tls://` listeners present, when there is one.
+    /// The certificate `tls://`, `wss://` and `https://` listeners present, when there is
+    /// one.
     pub tls: Option<ServerTls>,
     /// UDP addresses to echo on.
     pub udp: Vec<SocketAddr>,

@@ -5,22 +5,30 @@
 //! crates); `Stack` only forwards the `Layer` calls to the one it holds, so the driver
 //! never matches on a protocol. A listener kind added later is one more variant here.
 
+use std::net::SocketAddr;
+
 use reverb_core::{
     CloseReason, Deadlines, Echo, EchoView, Event, Faults, Instant, Layer, LayerState, Leftover,
     ValidConfig,
 };
+use reverb_http::{Http, HttpConfig, Peer};
+use reverb_proxy::{Announce, Proxy, ProxyHeader};
 use reverb_tls::{ServerTls, Tls};
 use reverb_ws::{Ws, WsConfig};
 
 use super::{Listener, ServerOptions};
 
-/// What a listener gives each of its connections: its echo's config and, for `tls://`
-/// and `wss://`, the certificate, for `ws://` and `wss://` the WebSocket settings.
+/// What a listener gives each of its connections: its echo's config and, for `tls://`,
+/// `wss://` and `https://`, the certificate, for `ws://` and `wss://` the WebSocket
+/// settings, for `http://` and `https://` the HTTP echo's, and whether a PROXY header
+/// comes first.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     pub(crate) config: ValidConfig,
     pub(crate) tls: Option<ServerTls>,
     pub(crate) ws: Option<WsConfig>,
+    pub(crate) http: Option<HttpConfig>,
+    pub(crate) proxy: bool,
 }
 
 impl Plan {
@@ -31,6 +39,8 @@ impl Plan {
             config: listener.config.clone(),
             tls: tls.flatten(),
             ws: listener.ws.clone(),
+            http: listener.http,
+            proxy: listener.proxy,
         }
     }
 }
@@ -42,27 +52,53 @@ impl Plan {
 pub(crate) enum Stack {
     /// The echo alone.
     Echo(Echo),
-    /// Any other composition, boxed: the echo under the fault layer (`--delay`,
-    /// `--rate`, …), inside WebSocket, inside TLS, or several of these. One indirect call
-    /// per layer method is nothing beside what those layers do.
+    /// Any other composition, boxed: the echo (or the HTTP echo) under the fault layer
+    /// (`--delay`, `--rate`, …), inside WebSocket, inside TLS, or several of these. One
+    /// indirect call per layer method is nothing beside what those layers do.
     Composed(Box<dyn Layer + Send>),
+    /// Any of these behind a PROXY protocol header, which is read below everything else:
+    /// the driver asks it what the header said.
+    Proxied(Proxy<Box<dyn Layer + Send>>),
 }
 
 impl Stack {
     /// The stack `plan` asks for, for connection number `conn` (its fault layer's random
-    /// choices depend on it): echo, then faults if any is on, then WebSocket, then TLS, if
-    /// the listener speaks them. The faults act on the echo's bytes, so over WebSocket
-    /// `--chunk` cuts each reply into frames; `wss://` is `Tls<Ws<…>>`.
-    pub(crate) fn new(plan: &Plan, conn: u64, now: Instant) -> Stack {
+    /// choices depend on it) from `peer` to `local`: the echo (the HTTP echo for
+    /// `http://` and `https://`), then faults if any is on, then WebSocket, then TLS, if
+    /// the listener speaks them, then the PROXY header's reader below all of them. The
+    /// faults act on the application's bytes, so over WebSocket `--chunk` cuts each reply
+    /// into frames; `wss://` is `Tls<Ws<…>>`, `https://` with `?proxy=1`
+    /// `Proxy<Tls<Http>>`.
+    pub(crate) fn new(
+        plan: &Plan,
+        conn: u64,
+        now: Instant,
+        peer: SocketAddr,
+        local: Option<SocketAddr>,
+    ) -> Stack {
         let config = &plan.config;
-        let echo = Echo::new(config.clone(), now);
-        if !config.faults.is_active() && plan.tls.is_none() && plan.ws.is_none() {
-            return Stack::Echo(echo);
+        let plain = plan.tls.is_none() && plan.ws.is_none() && plan.http.is_none();
+        if !config.faults.is_active() && plain && !plan.proxy {
+            return Stack::Echo(Echo::new(config.clone(), now));
         }
+        // The HTTP echo reports the PROXY header's client in its JSON: the slot it reads
+        // is the one the PROXY layer sets.
+        let announce = (plan.proxy && plan.http.is_some()).then(Announce::new);
+        let app: Box<dyn Layer + Send> = match &plan.http {
+            Some(http) => {
+                let peer = Peer {
+                    addr: Some(peer),
+                    local,
+                    proxy: announce.clone(),
+                };
+                Box::new(Http::new(http, config, now, peer))
+            }
+            None => Box::new(Echo::new(config.clone(), now)),
+        };
         let mut stack: Box<dyn Layer + Send> = if config.faults.is_active() {
-            Box::new(Faults::new(&config.faults, conn, now, echo))
+            Box::new(Faults::new(&config.faults, conn, now, app))
         } else {
-            Box::new(echo)
+            app
         };
         if let Some(ws) = &plan.ws {
             stack = Box::new(Ws::new(ws, now, stack));
@@ -70,7 +106,23 @@ impl Stack {
         if let Some(tls) = &plan.tls {
             stack = Box::new(Tls::new(tls, now, stack));
         }
+        if plan.proxy {
+            let proxy = Proxy::new(now, stack);
+            return Stack::Proxied(match announce {
+                Some(slot) => proxy.announce_to(slot),
+                None => proxy,
+            });
+        }
         Stack::Composed(stack)
+    }
+
+    /// What the connection's PROXY header said, once it was read; `None` before, and
+    /// always for a listener that takes none.
+    pub(crate) fn proxy_header(&self) -> Option<&ProxyHeader> {
+        match self {
+            Stack::Proxied(proxy) => proxy.header(),
+            Stack::Echo(_) | Stack::Composed(_) => None,
+        }
     }
 }
 
@@ -79,6 +131,7 @@ impl std::fmt::Debug for Stack {
         match self {
             Stack::Echo(echo) => f.debug_tuple("Echo").field(echo).finish(),
             Stack::Composed(_) => f.write_str("Composed(..)"),
+            Stack::Proxied(proxy) => f.debug_tuple("Proxied").field(&proxy.header()).finish(),
         }
     }
 }
@@ -89,6 +142,7 @@ macro_rules! forward {
         match $self {
             Stack::Echo($layer) => $call,
             Stack::Composed($layer) => $call,
+            Stack::Proxied($layer) => $call,
         }
     };
 }

@@ -32,6 +32,10 @@ pub struct WorkerStats {
     pub datagrams_duplicated: u64,
     /// UDP replies held back and sent after the next one (`--reorder`).
     pub datagrams_reordered: u64,
+    /// TCP connections whose PROXY protocol header was read.
+    pub proxied: u64,
+    /// TCP connections closed without a valid PROXY protocol header.
+    pub proxy_refused: u64,
 }
 
 impl AddAssign for WorkerStats {
@@ -47,6 +51,8 @@ impl AddAssign for WorkerStats {
         self.datagrams_fault_dropped += o.datagrams_fault_dropped;
         self.datagrams_duplicated += o.datagrams_duplicated;
         self.datagrams_reordered += o.datagrams_reordered;
+        self.proxied += o.proxied;
+        self.proxy_refused += o.proxy_refused;
     }
 }
 
@@ -91,6 +97,14 @@ impl fmt::Display for Summary {
         )?;
         // What the security limits refused, only when they refused anything, so the
         // line stays short on an ordinary run.
+        if s.proxied + s.proxy_refused > 0 {
+            write!(
+                f,
+                "; {} with a PROXY header, {} without a valid one",
+                count(s.proxied, "connection"),
+                s.proxy_refused
+            )?;
+        }
         if s.refused_per_ip > 0 {
             write!(
                 f,

@@ -16,7 +16,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 use reverb_core::{
     CloseReason, ConnId, Counters, Event, Input, Instant, Output, PeerError, Registry,
-    RegistryError, ValidConfig,
+    RegistryError, Timer, ValidConfig,
 };
 
 use super::memory::MemoryReturn;
@@ -41,12 +41,27 @@ const _: () = assert!(
     "a connection token holds a 64-bit ConnId"
 );
 
+/// Where a connection stands with the PROXY protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proxied {
+    /// Its listener takes no PROXY header.
+    No,
+    /// Its header is still to come.
+    Awaiting,
+    /// Its header was read: the client it names (`None`: none, a balancer's own health
+    /// check, so the peer is the client).
+    Read(Option<SocketAddr>),
+}
+
 /// One open connection's socket and what the driver keeps about it.
 #[derive(Debug)]
 struct Conn {
     id: ConnId,
     stream: TcpStream,
     peer: SocketAddr,
+    /// The PROXY header, for listeners that take one: the client it names is the one the
+    /// logs give.
+    proxied: Proxied,
     /// What is registered with the selector now.
     registration: Registration,
     opened: Instant,
@@ -79,6 +94,10 @@ pub(crate) struct Connections {
     pub(crate) warnings: Warnings,
     /// Freed buffer memory waiting to be returned to the system.
     pub(crate) memory: MemoryReturn,
+    /// Connections whose PROXY header was read.
+    pub(crate) proxied: u64,
+    /// Connections closed without a valid PROXY header.
+    pub(crate) proxy_refused: u64,
 }
 
 impl Connections {
@@ -99,6 +118,8 @@ impl Connections {
             refused_per_ip: 0,
             warnings: Warnings::new(),
             memory: MemoryReturn::default(),
+            proxied: 0,
+            proxy_refused: 0,
         }
     }
 
@@ -156,7 +177,8 @@ impl Connections {
         // Connection numbers are unique across threads: the worker's index above its own
         // count. They seed each connection's fault layer.
         let number = (self.worker as u64) << 40 | self.registry.counters().accepted;
-        let stack = Stack::new(plan, number, now);
+        let local = stream.local_addr().ok();
+        let stack = Stack::new(plan, number, now, peer, local);
         let id = match self.registry.accept_with(now, stack) {
             Ok(id) => id,
             Err(e) => {
@@ -190,6 +212,11 @@ impl Connections {
             id,
             stream,
             peer,
+            proxied: if plan.proxy {
+                Proxied::Awaiting
+            } else {
+                Proxied::No
+            },
             registration: Registration::registered(interest),
             opened: now,
             name,
@@ -342,6 +369,9 @@ impl Connections {
             else {
                 return;
             };
+            if conn.proxied == Proxied::Awaiting {
+                note_proxy(conn, &self.registry, &mut self.proxied);
+            }
             let (written, error) = match self.registry.poll_output(id) {
                 Output::Event(event) => {
                     resumed |= event == Event::ReadResumed;
@@ -424,6 +454,12 @@ impl Connections {
         if conn.per_ip {
             self.control.per_ip.close(conn.peer.ip());
         }
+        // No valid header came: bytes that are not one, or none in time.
+        let no_header = matches!(reason, CloseReason::Protocol(p) if p.layer == "proxy")
+            || reason == CloseReason::TimedOut(Timer::Handshake);
+        if conn.proxied == Proxied::Awaiting && no_header {
+            self.proxy_refused += 1;
+        }
         log_close(&conn, reason, counters, now);
         if reason.wants_reset() {
             // A zero linger makes the close a reset (RST) instead of a FIN.
@@ -436,8 +472,50 @@ impl Connections {
     }
 }
 
+/// Once a connection's PROXY header was read: logs the client it names, which the
+/// connection's later log lines give as its peer.
+fn note_proxy(conn: &mut Conn, registry: &Registry<Stack>, proxied: &mut u64) {
+    let Some(header) = registry.get(conn.id).and_then(|c| c.stack().proxy_header()) else {
+        return;
+    };
+    conn.proxied = Proxied::Read(header.source);
+    *proxied += 1;
+    match (header.source, header.destination) {
+        (Some(client), Some(destination)) => tracing::info!(
+            peer = %conn.peer,
+            conn = %conn.name,
+            %client,
+            %destination,
+            version = header.version,
+            "proxy header"
+        ),
+        _ => tracing::info!(
+            peer = %conn.peer,
+            conn = %conn.name,
+            version = header.version,
+            "proxy header naming no client (a health check): the peer is the client"
+        ),
+    }
+}
+
 fn log_close(conn: &Conn, reason: CloseReason, c: &Counters, now: Instant) {
     let duration_ms = now.saturating_since(conn.opened).as_millis() as u64;
+    if let Proxied::Read(Some(client)) = conn.proxied {
+        // The client the PROXY header named is the peer; the socket's peer is the proxy.
+        tracing::info!(
+            peer = %client,
+            proxy = %conn.peer,
+            conn = %conn.name,
+            bytes_in = c.bytes_in,
+            bytes_out = c.bytes_out,
+            frames = c.frames,
+            writes = c.writes,
+            duration_ms,
+            reason = %reason,
+            "connection closed"
+        );
+        return;
+    }
     tracing::info!(
         peer = %conn.peer,
         conn = %conn.name,

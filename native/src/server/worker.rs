@@ -341,6 +341,8 @@ impl Worker {
                 ..*c
             },
             refused_per_ip: self.tcp.refused_per_ip,
+            proxied: self.tcp.proxied,
+            proxy_refused: self.tcp.proxy_refused,
             ..self.udp_totals
         };
         for udp in &self.udp {
