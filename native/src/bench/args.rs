@@ -1,18 +1,20 @@
 //! `reverb bench`'s command line.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use reverb_tls::ClientTls;
 
-use super::{BenchOptions, Expect};
+use super::{BenchOptions, Expect, ProxyVersion, Target};
 use crate::units::{parse_duration, parse_size};
 
 /// `reverb bench`. Each flag's help ends with its default: clap appends it for flags with
 /// a default value; the others say it in their text.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Echo server to load, HOST:PORT (any echo server, not only reverb)
+    /// Echo server to load (any, not only reverb): HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH] or wss://…
+    #[arg(value_name = "URL")]
     pub addr: String,
     /// Connections to open
     #[arg(short = 'c', long, default_value_t = 50)]
@@ -59,17 +61,48 @@ pub struct BenchArgs {
     /// The server closes connections on purpose (serve --close-after, --fault-chance): count each close and the messages it loses, reconnect, go on [default: a close fails the run]
     #[arg(long, conflicts_with = "idle")]
     pub expect_closes: bool,
+    /// tls:// and wss://: trust the certificates in this PEM file (the server's --tls-write-cert, or its CA)
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// tls:// and wss://: accept any certificate (a test server's self-signed one) [default: off]
+    #[arg(long, conflicts_with = "ca")]
+    pub insecure: bool,
+    /// Send a PROXY protocol header (HAProxy's v1 text or v2 binary) first on each connection, announcing its real addresses [default: none]
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub send_proxy: Option<ProxyVersion>,
 }
 
 impl BenchArgs {
-    /// Checks the arguments and resolves the address.
+    /// Checks the arguments, resolves the address and reads the TLS settings.
     pub fn options(&self) -> Result<BenchOptions, String> {
-        let addr: SocketAddr = self
-            .addr
-            .to_socket_addrs()
+        let target = Target::parse(&self.addr)?;
+        let addr = target
+            .resolve()
             .map_err(|e| format!("cannot resolve {:?}: {e}", self.addr))?
+            .into_iter()
             .next()
             .ok_or_else(|| format!("{:?} resolves to no address", self.addr))?;
+        let tls = match (&self.ca, self.insecure, target.scheme.tls()) {
+            (Some(ca), _, true) => Some(ClientTls::trusting(ca).map_err(|e| format!("--ca: {e}"))?),
+            (None, true, true) => Some(ClientTls::insecure()),
+            (None, false, true) => {
+                return Err(format!(
+                "{}:// needs --ca FILE (the server's --tls-write-cert, or its CA) or --insecure",
+                target.scheme.name()
+            ))
+            }
+            (ca, insecure, false) if ca.is_some() || insecure => {
+                return Err(format!(
+                    "--ca and --insecure are for tls:// and wss:// URLs, not {target}"
+                ))
+            }
+            _ => None,
+        };
+        if let Some(tls) = &tls {
+            // A bad server name fails here, once, not on every connection.
+            tls.session(&target.host)
+                .map_err(|e| format!("{target}: {e}"))?;
+        }
         if self.size == 0 || (self.line && self.size < 2) {
             return Err("--size must be at least 1 (2 with --line)".to_owned());
         }
@@ -84,7 +117,10 @@ impl BenchArgs {
             (d, _) => d,
         };
         Ok(BenchOptions {
+            target,
             addr,
+            tls,
+            send_proxy: self.send_proxy,
             connections: self.connections,
             size: self.size,
             duration,

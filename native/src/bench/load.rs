@@ -37,6 +37,24 @@ pub enum Mismatch {
     },
     /// Bytes arrived with no message in flight.
     Unsolicited,
+    /// A WebSocket message came back holding `len` bytes, from message `seq` on, where
+    /// each message was sent as one of `size`: the server split or joined messages.
+    Boundary {
+        /// The first message inside it.
+        seq: u64,
+        /// Its payload bytes.
+        len: u64,
+        /// Bytes per message sent.
+        size: u64,
+    },
+    /// Message `seq` came back as a WebSocket message of the other type (`text`: it came
+    /// back as text, sent as binary).
+    Kind {
+        /// The message.
+        seq: u64,
+        /// The type it came back as.
+        text: bool,
+    },
 }
 
 impl fmt::Display for Mismatch {
@@ -57,6 +75,18 @@ impl fmt::Display for Mismatch {
                 )
             }
             Mismatch::Unsolicited => f.write_str("bytes arrived with no message in flight"),
+            Mismatch::Boundary { seq, len, size } => write!(
+                f,
+                "message {seq} came back in a websocket message of {len} bytes, sent as one of {size}"
+            ),
+            Mismatch::Kind { seq, text } => {
+                let (got, sent) = if text {
+                    ("text", "binary")
+                } else {
+                    ("binary", "text")
+                };
+                write!(f, "message {seq} came back as a {got} message, sent as {sent}")
+            }
         }
     }
 }
@@ -168,10 +198,40 @@ impl LoadConn {
     /// our bytes is progress too: a message of many megabytes is echoed only once the
     /// server has read all of it.
     pub fn wrote(&mut self, n: usize, now: u64) {
-        self.out_head += n;
+        self.taken(n);
         if n > 0 {
-            self.progress = now;
+            self.moved(now);
         }
+    }
+
+    /// `n` bytes of [`pending`](Self::pending) were taken by a layer below (TLS,
+    /// WebSocket framing), not yet by the server: no progress of the echo.
+    pub fn taken(&mut self, n: usize) {
+        self.out_head += n;
+    }
+
+    /// Bytes of this connection moved on the wire at `now`, either way (a TLS record, a
+    /// WebSocket frame): progress, as a write or read of the load's own bytes is.
+    pub fn moved(&mut self, now: u64) {
+        self.progress = now;
+    }
+
+    /// A WebSocket message whose payload began with message `first` ended after `len`
+    /// bytes, of type text or binary. Each message is sent as one WebSocket message, of
+    /// the type `--line` chooses, so each must come back as one, of that type.
+    pub fn message_end(&self, first: u64, len: u64, text: bool) -> Result<(), Mismatch> {
+        let size = self.pattern.size as u64;
+        if len != size {
+            return Err(Mismatch::Boundary {
+                seq: first,
+                len,
+                size,
+            });
+        }
+        if text != self.pattern.line {
+            return Err(Mismatch::Kind { seq: first, text });
+        }
+        Ok(())
     }
 
     /// Whether an echo is owed and nothing has moved for longer than `timeout` (ns).
@@ -451,6 +511,22 @@ mod tests {
                 expected: 1,
                 got: 0
             }
+        );
+    }
+
+    #[test]
+    fn a_websocket_message_must_hold_one_message_of_its_type() {
+        let conn = conn(1, 64, true);
+        assert_eq!(conn.message_end(3, 64, true), Ok(()));
+        let joined = conn.message_end(3, 128, true).unwrap_err();
+        assert_eq!(
+            joined.to_string(),
+            "message 3 came back in a websocket message of 128 bytes, sent as one of 64"
+        );
+        let kind = conn.message_end(3, 64, false).unwrap_err();
+        assert_eq!(
+            kind.to_string(),
+            "message 3 came back as a binary message, sent as text"
         );
     }
 

@@ -10,15 +10,23 @@
 //! A server that resets or closes connections on purpose (`reverb serve --reset-after`)
 //! can be expected (`faults`): each such end is counted with what it lost, and the
 //! connection is opened again.
+//!
+//! The server is a URL (`target`): plain TCP, TLS, WebSocket or both, each a sans-IO
+//! layer between the socket and the `LoadConn` (`transport`), with an optional PROXY
+//! header first (`proxy`). Plain TCP has no layer at all: its bytes go straight between
+//! socket and `LoadConn`, as they always did.
 
 mod args;
 mod faults;
 mod histogram;
 mod load;
 mod pattern;
+mod proxy;
 mod report;
 mod schedule;
 mod sys;
+mod target;
+mod transport;
 mod worker;
 
 use std::io::IsTerminal;
@@ -32,7 +40,12 @@ pub use faults::{Ends, Expect, Expected};
 pub use histogram::Histogram;
 pub use load::{LoadConn, Measure, Mismatch};
 pub use pattern::Pattern;
+pub use proxy::{header as proxy_header, ProxyVersion};
 pub use report::Report;
+pub use target::{Scheme, Target};
+
+use reverb_tls::ClientTls;
+use transport::Wiring;
 
 /// Descriptors the process needs beyond one per connection (stdio, the poll instances).
 const FD_HEADROOM: u64 = 64;
@@ -40,8 +53,14 @@ const FD_HEADROOM: u64 = 64;
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    /// The echo server.
+    /// The echo server, as given.
+    pub target: Target,
+    /// Its address, resolved.
     pub addr: SocketAddr,
+    /// `tls://` and `wss://`: the TLS settings (`--ca`, `--insecure`).
+    pub tls: Option<ClientTls>,
+    /// `--send-proxy`: a PROXY header first on each connection.
+    pub send_proxy: Option<ProxyVersion>,
     /// Connections, spread over the threads.
     pub connections: usize,
     /// Bytes per message.
@@ -96,6 +115,16 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
         size: opts.size,
         line: opts.line,
     };
+    let wiring = Wiring {
+        proxy: opts.send_proxy,
+        tls: opts
+            .tls
+            .clone()
+            .filter(|_| opts.target.scheme.tls())
+            .map(|tls| (tls, opts.target.host.clone())),
+        ws: opts.target.scheme.websocket().then(|| opts.target.ws_url()),
+        text: opts.line,
+    };
     let mut first_id = 0u64;
     let plans: Vec<worker::Plan> = (0..threads)
         .map(|k| {
@@ -131,6 +160,7 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
                 progress: Arc::clone(&progress),
                 one_each: opts.idle.is_some(),
                 expect: opts.expect,
+                wiring: wiring.clone(),
             };
             first_id += count as u64;
             plan

@@ -6,13 +6,15 @@ use std::time::Duration;
 use super::faults::{Ends, Expect, Expected};
 use super::histogram::Histogram;
 use super::worker::Tally;
-use super::BenchOptions;
+use super::{BenchOptions, Scheme};
 
 /// The merged result of every thread.
 #[derive(Debug)]
 pub struct Report {
-    /// The server.
+    /// The server, as given.
     pub addr: String,
+    /// Its protocol stack: which handshakes the report times.
+    pub scheme: Scheme,
     /// `load` or `idle`.
     pub mode: &'static str,
     /// Connections asked for.
@@ -39,6 +41,11 @@ pub struct Report {
     pub latency: Histogram,
     /// Connect time, ns.
     pub connect: Histogram,
+    /// TLS handshake time after the connect, ns (`tls://`, `wss://`).
+    pub tls_handshake: Histogram,
+    /// WebSocket upgrade time after the connect or the TLS handshake, ns (`ws://`,
+    /// `wss://`).
+    pub ws_handshake: Histogram,
     /// Connects that failed or timed out.
     pub connect_failures: u64,
     /// Connections reset by the server, unexpectedly.
@@ -47,6 +54,8 @@ pub struct Report {
     pub timeouts: u64,
     /// Echoes that differed from what was sent.
     pub mismatches: u64,
+    /// Connections on which the server broke TLS or WebSocket after the handshake.
+    pub protocol_errors: u64,
     /// Messages sent and never echoed, not counting those lost to an expected end.
     pub lost: u64,
     /// Connections the server closed, with no echo owed, before the run ended, unexpectedly
@@ -84,7 +93,8 @@ impl Report {
         notes: Vec<String>,
     ) -> Self {
         let mut r = Report {
-            addr: opts.addr.to_string(),
+            addr: opts.target.to_string(),
+            scheme: opts.target.scheme,
             mode: if opts.idle.is_some() { "idle" } else { "load" },
             connections: opts.idle.map_or(opts.connections, |(n, _)| n),
             connected: 0,
@@ -98,10 +108,13 @@ impl Report {
             verified: 0,
             latency: Histogram::default(),
             connect: Histogram::default(),
+            tls_handshake: Histogram::default(),
+            ws_handshake: Histogram::default(),
             connect_failures: 0,
             resets: 0,
             timeouts: 0,
             mismatches: 0,
+            protocol_errors: 0,
             lost: 0,
             closed: 0,
             expect: opts.expect,
@@ -118,6 +131,8 @@ impl Report {
         for t in tallies {
             r.latency.merge(&t.latency);
             r.connect.merge(&t.connect);
+            r.tls_handshake.merge(&t.tls_handshake);
+            r.ws_handshake.merge(&t.ws_handshake);
             r.messages += t.messages;
             r.verified += t.verified;
             r.connected += t.connected;
@@ -127,6 +142,7 @@ impl Report {
             r.resets += t.resets;
             r.timeouts += t.timeouts;
             r.mismatches += t.mismatches;
+            r.protocol_errors += t.protocol_errors;
             r.lost += t.lost;
             r.closed += t.closed;
             r.due = r.due.map(|d| d + t.due);
@@ -158,6 +174,7 @@ impl Report {
     fn failures(&self) -> Vec<String> {
         let counts = [
             (self.mismatches, "mismatch", "mismatches"),
+            (self.protocol_errors, "protocol error", "protocol errors"),
             (self.lost, "message lost", "messages lost"),
             (self.resets, "reset", "resets"),
             (self.timeouts, "timeout", "timeouts"),
@@ -286,13 +303,42 @@ impl Report {
             write!(s, "  ({} of them reconnects)", thousands(self.reconnects))?;
         }
         writeln!(s)?;
+        // Each handshake on its own line, timed from when it could begin: TLS from the
+        // connect, WebSocket's upgrade from the connect or the end of TLS.
+        let handshakes = [
+            (
+                self.scheme.tls(),
+                "tls",
+                &self.tls_handshake,
+                "after the connect",
+            ),
+            (
+                self.scheme.websocket(),
+                "websocket",
+                &self.ws_handshake,
+                if self.scheme.tls() {
+                    "after tls"
+                } else {
+                    "after the connect"
+                },
+            ),
+        ];
+        for (_, name, h, from) in handshakes.iter().filter(|(on, ..)| *on) {
+            writeln!(
+                s,
+                "  {name:<10}  p50 {}  p99 {}  max {}  handshake {from}",
+                lat(h, 50.0),
+                lat(h, 99.0),
+                duration(h.max())
+            )?;
+        }
         if self.expect.resets {
             write_ends(s, "resets", ("reset", "reset"), &self.expected.resets)?;
         }
         if self.expect.closes {
             write_ends(s, "closes", ("close", "closed"), &self.expected.closes)?;
         }
-        writeln!(
+        write!(
             s,
             "  errors      connect {}, reset {}, timeout {}, mismatch {}, lost {}, closed {}",
             self.connect_failures,
@@ -302,6 +348,10 @@ impl Report {
             self.lost,
             self.closed
         )?;
+        if self.scheme != Scheme::Tcp {
+            write!(s, ", protocol {}", self.protocol_errors)?;
+        }
+        writeln!(s)?;
         for e in &self.errors {
             writeln!(s, "    {e}")?;
         }
@@ -361,6 +411,14 @@ impl Report {
                 us(h.mean())
             )
         };
+        // `null` for a protocol the scheme does not speak.
+        let handshake = |on: bool, h: &Histogram| {
+            if on {
+                pcts(h)
+            } else {
+                "null".to_owned()
+            }
+        };
         let errors: Vec<String> = self
             .errors
             .iter()
@@ -369,19 +427,21 @@ impl Report {
             .collect();
         format!(
             concat!(
-                "{{\"addr\":{},\"mode\":\"{}\",\"connections\":{},\"connected\":{},\"size\":{},",
+                "{{\"addr\":{},\"scheme\":\"{}\",\"mode\":\"{}\",\"connections\":{},\"connected\":{},\"size\":{},",
                 "\"pipeline\":{},\"threads\":{},\"rate\":{},\"seconds\":{:.3},\"messages\":{},",
                 "\"verified\":{},\"messages_per_sec\":{:.1},\"mb_per_sec\":{:.3},",
                 "\"bytes_per_sec_per_connection\":{:.1},",
-                "\"latency_us\":{},\"connect_us\":{},\"reconnects\":{},",
+                "\"latency_us\":{},\"connect_us\":{},",
+                "\"handshake_us\":{{\"tls\":{},\"websocket\":{}}},\"reconnects\":{},",
                 "\"connect_failures\":{},\"resets\":{},",
-                "\"timeouts\":{},\"mismatches\":{},\"lost\":{},\"closed\":{},",
+                "\"timeouts\":{},\"mismatches\":{},\"protocol_errors\":{},\"lost\":{},\"closed\":{},",
                 "\"expected_resets\":{},\"expected_closes\":{},\"due\":{},",
                 "\"unsent\":{},\"open_at_end\":{},",
                 "\"cpu_seconds\":{:.3},\"wall_seconds\":{:.3},\"round_trips_per_cpu_second\":{:.0},",
                 "\"ok\":{},\"errors\":[{}]}}"
             ),
             json_string(&self.addr),
+            self.scheme.name(),
             self.mode,
             self.connections,
             self.connected,
@@ -397,11 +457,14 @@ impl Report {
             self.bytes_per_sec_per_connection(),
             pcts(&self.latency),
             pcts(&self.connect),
+            handshake(self.scheme.tls(), &self.tls_handshake),
+            handshake(self.scheme.websocket(), &self.ws_handshake),
             self.reconnects,
             self.connect_failures,
             self.resets,
             self.timeouts,
             self.mismatches,
+            self.protocol_errors,
             self.lost,
             self.closed,
             json_ends(self.expect.resets, &self.expected.resets),
@@ -515,7 +578,10 @@ mod tests {
 
     fn options(rate: Option<f64>) -> BenchOptions {
         BenchOptions {
+            target: super::super::Target::parse("127.0.0.1:7").unwrap(),
             addr: "127.0.0.1:7".parse().unwrap(),
+            tls: None,
+            send_proxy: None,
             connections: 2,
             size: 64,
             duration: Some(Duration::from_secs(3)),

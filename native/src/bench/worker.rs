@@ -14,6 +14,7 @@ use super::histogram::Histogram;
 use super::load::{LoadConn, Measure};
 use super::pattern::Pattern;
 use super::schedule::Schedule;
+use super::transport::{Layers, WireError, Wiring};
 use crate::net::{self, ReadOutcome, Registration};
 
 /// Bytes read per `read` call: one buffer per thread, reused for every connection.
@@ -50,6 +51,9 @@ pub(crate) struct Plan {
     pub(crate) one_each: bool,
     /// Ends of connections the server announced: counted, then the connection re-opened.
     pub(crate) expect: Expect,
+    /// What goes between socket and load: nothing (plain TCP), or a PROXY header, TLS,
+    /// WebSocket.
+    pub(crate) wiring: Wiring,
 }
 
 /// What one thread measured.
@@ -57,6 +61,10 @@ pub(crate) struct Plan {
 pub(crate) struct Tally {
     pub(crate) latency: Histogram,
     pub(crate) connect: Histogram,
+    /// TLS handshakes, from the connect to the session's being ready.
+    pub(crate) tls_handshake: Histogram,
+    /// WebSocket upgrades, from the request (after TLS, if any) to the 101.
+    pub(crate) ws_handshake: Histogram,
     /// Measured messages (meant to be sent inside the measured window) echoed and
     /// verified, some of them in the drain after the window.
     pub(crate) messages: u64,
@@ -70,6 +78,8 @@ pub(crate) struct Tally {
     pub(crate) resets: u64,
     pub(crate) timeouts: u64,
     pub(crate) mismatches: u64,
+    /// Connections the server broke TLS or WebSocket on, after the handshake.
+    pub(crate) protocol_errors: u64,
     /// Messages sent and never echoed (connection closed, reset or timed out), except
     /// those lost to an expected end.
     pub(crate) lost: u64,
@@ -98,6 +108,9 @@ impl Tally {
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum State {
     Connecting,
+    /// Connected; the PROXY header, TLS or WebSocket handshake is under way. Counted as
+    /// connecting: no load is sent yet.
+    Handshaking,
     Open,
     Closed,
 }
@@ -112,6 +125,24 @@ struct Conn {
     opened: u64,
     /// How often this slot's connection was opened again after an expected end.
     generation: u64,
+    /// The layers between socket and load; none for plain TCP, whose bytes go straight
+    /// between the two.
+    layers: Option<Box<Layers>>,
+}
+
+impl Conn {
+    /// Connected, and not closed: bytes are read.
+    fn live(&self) -> bool {
+        matches!(self.state, State::Open | State::Handshaking)
+    }
+
+    /// Whether bytes wait to be written.
+    fn wants_write(&self) -> bool {
+        match &self.layers {
+            None => self.load.wants_write(),
+            Some(layers) => layers.wants_write(&self.load),
+        }
+    }
 }
 
 /// How reading a connection stopped.
@@ -123,8 +154,9 @@ enum Stop {
     Eof,
     /// The socket failed.
     Failed(std::io::Error),
-    /// An echo was wrong: the connection is already closed and the mismatch counted.
-    Mismatch,
+    /// An echo was wrong, or a layer failed: the connection is already closed and that
+    /// counted.
+    Ended,
 }
 
 /// Errors that mean the server reset the connection: a read or a write says so, or a
@@ -230,6 +262,7 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
                     registration: Registration::registered(interest),
                     opened: now(),
                     generation: 0,
+                    layers: None,
                 });
                 w.open += 1;
                 w.connecting += 1;
@@ -331,20 +364,16 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
             if w.conns.get(i).is_some_and(|c| c.state == State::Connecting) {
                 w.connect_done(i, t);
             }
-            if w.conns.get(i).is_some_and(|c| c.state == State::Open)
+            if w.conns.get(i).is_some_and(Conn::live)
                 && (event.is_readable() || event.is_read_closed())
             {
                 match w.read(i, t, event.is_read_closed()) {
-                    Stop::Blocked | Stop::Mismatch => {}
+                    Stop::Blocked | Stop::Ended => {}
                     Stop::Eof => w.server_closed(i, t),
                     Stop::Failed(e) => w.failed(i, t, "read", &e),
                 }
             }
-            if event.is_writable()
-                && w.conns
-                    .get(i)
-                    .is_some_and(|c| c.state == State::Open && c.load.wants_write())
-            {
+            if event.is_writable() && w.conns.get(i).is_some_and(|c| c.live() && c.wants_write()) {
                 w.touched.push(i);
             }
         }
@@ -356,11 +385,17 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
     }
 
     // Whatever is still owed now will not come.
-    for c in &mut w.conns {
-        if c.state == State::Connecting {
+    let mut closing = Vec::new();
+    for (i, c) in w.conns.iter_mut().enumerate() {
+        if matches!(c.state, State::Connecting | State::Handshaking) {
             w.tally.connect_failures += 1;
+            let what = if c.state == State::Connecting {
+                "connect"
+            } else {
+                "handshake"
+            };
             w.tally
-                .error("connect: not finished when the run ended".to_owned());
+                .error(format!("{what}: not finished when the run ended"));
         }
         if c.state == State::Open {
             w.tally.open_at_end += 1;
@@ -369,9 +404,22 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
                 w.tally.lost += c.load.in_flight() as u64;
             }
         }
-        // Half-close first so the server sees an orderly end, not a reset.
+        // A WebSocket close frame and TLS's close_notify, in one last write (the server
+        // may have stopped reading: the run does not wait for it), then a half-close, so
+        // the server sees an orderly end, not a reset.
+        if let (State::Open, Some(layers)) = (c.state, &mut c.layers) {
+            layers.finish(&mut c.load);
+            let _ = write_layers(&mut c.stream, layers, &mut c.load, now());
+            closing.push(i);
+        }
         let _ = c.stream.shutdown(Shutdown::Write);
     }
+    w.await_closes(
+        &mut poll,
+        &mut events,
+        &closing,
+        now() + CLOSE_WAIT_NS.min(timeout),
+    );
     if let Some(s) = &w.schedule {
         w.tally.due = s.due_measured();
         w.tally.unsent = s.unsent_measured();
@@ -382,7 +430,61 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
     Ok(w.tally)
 }
 
+/// How long the end of a run waits for servers to answer the close of their
+/// connections (a WebSocket close frame, TLS's close_notify) with their own.
+const CLOSE_WAIT_NS: u64 = 1_000_000_000;
+
 impl Worker<'_> {
+    /// Reads, and drops, what the servers of the `closing` connections still send, until
+    /// each has closed its side or `deadline` (ns) passes: closing a socket with bytes
+    /// unread would answer the server's close frame or close_notify with a reset.
+    fn await_closes(
+        &mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        closing: &[usize],
+        deadline: u64,
+    ) {
+        let mut waiting: Vec<bool> = vec![false; self.conns.len()];
+        let mut left = 0;
+        for &i in closing {
+            if self.drain(i) {
+                waiting[i] = true;
+                left += 1;
+            }
+        }
+        let start = self.plan.start;
+        while left > 0 {
+            let t = nanos(start.elapsed());
+            if t >= deadline {
+                return;
+            }
+            match poll.poll(events, Some(Duration::from_nanos(deadline - t))) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+            for event in events.iter() {
+                let i = event.token().0;
+                if waiting.get(i) == Some(&true) && !self.drain(i) {
+                    waiting[i] = false;
+                    left -= 1;
+                }
+            }
+        }
+    }
+
+    /// Reads connection `i` until it would block (then says it is still open) or ends.
+    fn drain(&mut self, i: usize) -> bool {
+        loop {
+            match net::read_once(&mut self.conns[i].stream, &mut self.buf) {
+                ReadOutcome::Data(_) => {}
+                ReadOutcome::WouldBlock => return true,
+                ReadOutcome::Closed | ReadOutcome::Failed(_) => return false,
+            }
+        }
+    }
+
     /// Whether new messages may be queued (closed loop) or fall due (open loop).
     fn sending(&self) -> bool {
         self.phase < Phase::Drain && !self.measure_complete()
@@ -440,10 +542,13 @@ impl Worker<'_> {
         touched.sort_unstable();
         touched.dedup();
         for &i in &touched {
-            if self.conns[i].state != State::Open {
-                continue;
+            match self.conns[i].state {
+                State::Open => {}
+                // Handshakes go on: their bytes are written below.
+                State::Handshaking => {}
+                State::Connecting | State::Closed => continue,
             }
-            while closed_loop && self.sending() {
+            while closed_loop && self.conns[i].state == State::Open && self.sending() {
                 let c = &self.conns[i];
                 let full = c.load.in_flight() >= self.plan.pipeline;
                 if full || (self.plan.one_each && c.load.queued() > 0) {
@@ -455,30 +560,36 @@ impl Worker<'_> {
                 }
             }
             let c = &mut self.conns[i];
-            if c.load.wants_write() {
-                let outcome = net::write_until_blocked(&mut c.stream, c.load.pending());
-                c.load.wrote(outcome.written, t);
-                if let Some(Err(e)) = outcome.stopped {
-                    // Echoes that arrived before the failure are still in the socket: check
-                    // them first, so that none counts as lost and a reset is placed after
-                    // every byte it let through. The kernel reports a reset once, so
-                    // reading on finds only the end of the stream: this error decides, but
-                    // for a broken pipe behind a FIN, which is the aftermath of a close
-                    // (the server's socket went away with our bytes unread), not a reset.
-                    match self.read(i, t, true) {
-                        Stop::Mismatch => {}
-                        Stop::Eof if e.kind() == ErrorKind::BrokenPipe => self.server_closed(i, t),
-                        _ => self.failed(i, t, "write", &e),
-                    }
-                    continue;
+            let stopped = match &mut c.layers {
+                None if c.load.wants_write() => {
+                    let outcome = net::write_until_blocked(&mut c.stream, c.load.pending());
+                    c.load.wrote(outcome.written, t);
+                    outcome.stopped
                 }
+                None => None,
+                Some(layers) => write_layers(&mut c.stream, layers, &mut c.load, t),
+            };
+            if let Some(Err(e)) = stopped {
+                // Echoes that arrived before the failure are still in the socket: check
+                // them first, so that none counts as lost and a reset is placed after
+                // every byte it let through. The kernel reports a reset once, so
+                // reading on finds only the end of the stream: this error decides, but
+                // for a broken pipe behind a FIN, which is the aftermath of a close
+                // (the server's socket went away with our bytes unread), not a reset.
+                match self.read(i, t, true) {
+                    Stop::Ended => {}
+                    Stop::Eof if e.kind() == ErrorKind::BrokenPipe => self.server_closed(i, t),
+                    _ => self.failed(i, t, "write", &e),
+                }
+                continue;
             }
+            let c = &mut self.conns[i];
             // The interest follows the connection's state, as in the server: writable
             // only while bytes wait, so a writable event always means "send the rest"
             // (the event loop touches the connection for it). Without that, a message
             // larger than the socket buffers never finishes: a line server echoes
             // nothing before the whole line, so no read comes to resume the sending.
-            let want = Registration::interest(true, c.load.wants_write());
+            let want = Registration::interest(true, c.wants_write());
             if let Err(e) = c
                 .registration
                 .update(&self.selector, &mut c.stream, Token(i), want)
@@ -500,6 +611,14 @@ impl Worker<'_> {
                     self.tally.connect_failures += 1;
                     self.close(i, "connect: timed out", ErrorKind::TimedOut);
                 }
+                State::Handshaking if t.saturating_sub(c.opened) > timeout => {
+                    self.tally.connect_failures += 1;
+                    let what = format!(
+                        "handshake: not finished {} ms after the connect began",
+                        timeout / 1_000_000
+                    );
+                    self.close(i, &what, ErrorKind::TimedOut);
+                }
                 State::Open if c.load.stalled(t, timeout) => {
                     let owed = c.load.in_flight();
                     self.tally.timeouts += 1;
@@ -519,16 +638,35 @@ impl Worker<'_> {
             Ok(true) => {
                 let c = &mut self.conns[i];
                 self.tally.connect.record(t.saturating_sub(c.opened));
-                if c.generation == 0 {
-                    self.tally.connected += 1;
-                } else {
-                    self.tally.reconnects += 1;
-                }
-                c.state = State::Open;
-                self.connecting -= 1;
                 // Small messages must not wait for Nagle: latency is the point.
                 let _ = c.stream.set_nodelay(true);
-                self.touched.push(i);
+                if self.plan.wiring.plain() {
+                    self.open(i);
+                    return;
+                }
+                let layers = match (c.stream.local_addr(), c.stream.peer_addr()) {
+                    (Ok(source), Ok(destination)) => {
+                        self.plan
+                            .wiring
+                            .open(source, destination, t, self.plan.pattern.size)
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(format!("connect: {e}")),
+                };
+                match layers {
+                    Ok(layers) => {
+                        let ready = layers.ready();
+                        c.layers = Some(Box::new(layers));
+                        c.state = State::Handshaking;
+                        self.touched.push(i);
+                        if ready {
+                            self.open(i);
+                        }
+                    }
+                    Err(what) => {
+                        self.tally.connect_failures += 1;
+                        self.close(i, &what, ErrorKind::Other);
+                    }
+                }
             }
             Ok(false) => {}
             Err(e) => {
@@ -536,6 +674,19 @@ impl Worker<'_> {
                 self.close(i, &format!("connect: {e}"), e.kind());
             }
         }
+    }
+
+    /// Connection `i` is connected and every handshake done: load may flow.
+    fn open(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        if c.generation == 0 {
+            self.tally.connected += 1;
+        } else {
+            self.tally.reconnects += 1;
+        }
+        c.state = State::Open;
+        self.connecting -= 1;
+        self.touched.push(i);
     }
 
     /// Reads what arrived and checks it, until the socket has nothing more or the
@@ -554,21 +705,65 @@ impl Worker<'_> {
                         from: self.measure_from,
                         latency: &mut self.tally.latency,
                     };
-                    match c.load.received(&self.buf[..n], t, &mut measure) {
+                    let mut ended = false;
+                    let result = match &mut c.layers {
+                        None => c
+                            .load
+                            .received(&self.buf[..n], t, &mut measure)
+                            .map_err(WireError::from),
+                        Some(layers) => {
+                            c.load.moved(t);
+                            layers
+                                .receive(&self.buf[..n], &mut c.load, t, &mut measure)
+                                .map(|inbound| {
+                                    if let Some(ns) = inbound.tls_handshake {
+                                        self.tally.tls_handshake.record(ns);
+                                    }
+                                    if let Some(ns) = inbound.ws_handshake {
+                                        self.tally.ws_handshake.record(ns);
+                                    }
+                                    ended = inbound.ended;
+                                    inbound.measured
+                                })
+                        }
+                    };
+                    match result {
                         Ok(measured) => self.tally.messages += measured,
-                        Err(m) => {
+                        Err(WireError::Mismatch(m)) => {
                             self.tally.mismatches += 1;
                             self.close(i, &format!("mismatch: {m}"), ErrorKind::InvalidData);
-                            return Stop::Mismatch;
+                            return Stop::Ended;
+                        }
+                        Err(WireError::Handshake(what)) => {
+                            self.tally.connect_failures += 1;
+                            self.close(i, &what, ErrorKind::InvalidData);
+                            return Stop::Ended;
+                        }
+                        Err(WireError::Protocol(what)) => {
+                            self.tally.protocol_errors += 1;
+                            self.close(i, &what, ErrorKind::InvalidData);
+                            return Stop::Ended;
                         }
                     }
                     self.tally.verified += c.load.verified() - before;
                     self.touched.push(i);
+                    if c.state == State::Handshaking && c.layers.as_ref().is_some_and(|l| l.ready())
+                    {
+                        self.open(i);
+                    }
+                    if ended {
+                        return Stop::Eof;
+                    }
                     if n < self.buf.len() && !to_end {
                         return Stop::Blocked;
                     }
                 }
-                ReadOutcome::Closed => return Stop::Eof,
+                ReadOutcome::Closed => {
+                    if let Some(layers) = &mut c.layers {
+                        layers.receive_end();
+                    }
+                    return Stop::Eof;
+                }
                 ReadOutcome::WouldBlock => return Stop::Blocked,
                 ReadOutcome::Failed(e) => return Stop::Failed(e),
             }
@@ -577,6 +772,15 @@ impl Worker<'_> {
 
     /// The server closed connection `i` (its FIN was read).
     fn server_closed(&mut self, i: usize, t: u64) {
+        if self.conns[i].state == State::Handshaking {
+            self.tally.connect_failures += 1;
+            self.close(
+                i,
+                "handshake: the server closed the connection",
+                ErrorKind::Other,
+            );
+            return;
+        }
         if self.count_expected(i, t, End::Close) {
             return;
         }
@@ -607,6 +811,11 @@ impl Worker<'_> {
 
     /// Reading or writing (`op`) connection `i` failed with `e`.
     fn failed(&mut self, i: usize, t: u64, op: &str, e: &std::io::Error) {
+        if self.conns[i].state == State::Handshaking {
+            self.tally.connect_failures += 1;
+            self.close(i, &format!("handshake: {op}: {e}"), ErrorKind::Other);
+            return;
+        }
         if is_reset(e.kind()) && self.count_expected(i, t, End::Reset) {
             return;
         }
@@ -657,6 +866,7 @@ impl Worker<'_> {
                     registration: Registration::registered(interest),
                     opened: t,
                     generation,
+                    layers: None,
                 };
                 self.open += 1;
                 self.connecting += 1;
@@ -674,7 +884,7 @@ impl Worker<'_> {
         if c.state == State::Closed {
             return;
         }
-        if c.state == State::Connecting {
+        if matches!(c.state, State::Connecting | State::Handshaking) {
             self.connecting -= 1;
         }
         if is_reset(kind) {
@@ -684,6 +894,32 @@ impl Worker<'_> {
         c.state = State::Closed;
         self.open -= 1;
         self.tally.error(what.to_owned());
+    }
+}
+
+/// Writes what the layers have for the socket until they have nothing more or the
+/// socket is full, pumping the load's messages down through them as it goes. Returns why
+/// it stopped early, as [`net::WriteOutcome::stopped`] does.
+fn write_layers(
+    stream: &mut TcpStream,
+    layers: &mut Layers,
+    load: &mut LoadConn,
+    t: u64,
+) -> Option<std::io::Result<()>> {
+    loop {
+        layers.pump(load);
+        let bytes = layers.wire(load);
+        if bytes.is_empty() {
+            return None;
+        }
+        let outcome = net::write_until_blocked(stream, bytes);
+        layers.wrote(outcome.written, load);
+        if outcome.written > 0 {
+            load.moved(t);
+        }
+        if outcome.stopped.is_some() {
+            return outcome.stopped;
+        }
     }
 }
 

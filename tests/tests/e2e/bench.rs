@@ -767,3 +767,479 @@ fn expecting_ends_makes_no_sense_for_held_connections() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+// ---- URLs: tls://, ws://, wss://, and a PROXY header first ----
+
+/// A file name for this test's certificate, unique to the process and the test.
+fn temp_file(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("reverb-e2e-bench-{}-{name}", std::process::id()))
+}
+
+/// One `reverb serve` with a listener of each scheme, its certificate written to `cert`.
+fn every_scheme(extra: &[&str], cert: &std::path::Path) -> Server {
+    let mut args = vec![
+        "-l",
+        "127.0.0.1:0",
+        "-l",
+        "tls://127.0.0.1:0",
+        "-l",
+        "ws://127.0.0.1:0",
+        "-l",
+        "wss://127.0.0.1:0",
+        "--tls-write-cert",
+        cert.to_str().unwrap(),
+        "--threads",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+/// The URL of each listener of an `every_scheme` server, with whether it speaks TLS and
+/// WebSocket.
+fn urls(server: &Server) -> Vec<(String, bool, bool)> {
+    vec![
+        (format!("tcp://{}", server.tcp[0]), false, false),
+        (format!("tls://localhost:{}", server.tls[0].port()), true, false),
+        (format!("ws://{}/echo", server.ws[0]), false, true),
+        (format!("wss://localhost:{}", server.wss[0].port()), true, true),
+    ]
+}
+
+#[test]
+fn every_scheme_passes_a_verified_bench_and_times_its_handshakes_apart() {
+    let cert = temp_file("schemes.pem");
+    let server = every_scheme(&[], &cert);
+    for (url, tls, ws) in urls(&server) {
+        let mut args = vec![
+            url.as_str(),
+            "-c",
+            "4",
+            "-n",
+            "400",
+            "--warmup",
+            "0s",
+            "--line",
+        ];
+        if tls {
+            args.extend(["--ca", cert.to_str().unwrap()]);
+        }
+        let (out, json) = bench(&args);
+        assert!(out.status.success(), "{url}: {json}");
+        assert_eq!(json["messages"], 400, "{url}: {json}");
+        assert_eq!(json["connected"], 4, "{url}: {json}");
+        assert_eq!(json["protocol_errors"], 0, "{url}: {json}");
+        assert_eq!(json["addr"], url.as_str(), "{json}");
+        let handshake = &json["handshake_us"];
+        for (on, which) in [(tls, "tls"), (ws, "websocket")] {
+            if on {
+                assert!(
+                    handshake[which]["p50"].as_f64().unwrap() > 0.0,
+                    "{url}: {which}: {json}"
+                );
+                assert!(
+                    handshake[which]["max"].as_f64() >= handshake[which]["p50"].as_f64(),
+                    "{json}"
+                );
+            } else {
+                assert!(handshake[which].is_null(), "{url}: {which}: {json}");
+            }
+        }
+    }
+    let _ = std::fs::remove_file(cert);
+}
+
+#[test]
+fn the_text_report_has_a_line_per_handshake_apart_from_the_connect() {
+    let cert = temp_file("lines.pem");
+    let server = every_scheme(&[], &cert);
+    let url = format!("wss://localhost:{}", server.wss[0].port());
+    let (out, text) = bench_text(&[
+        &url,
+        "-c",
+        "2",
+        "-n",
+        "50",
+        "--warmup",
+        "0s",
+        "--insecure",
+    ]);
+    assert!(out.status.success(), "{text}");
+    let line = |label: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("  {label} ")))
+            .unwrap_or_else(|| panic!("no {label} line: {text}"))
+            .to_owned()
+    };
+    assert!(line("connect").contains("p50 "), "{text}");
+    let tls = line("tls");
+    assert!(
+        tls.contains("p50 ") && tls.contains("p99 ") && tls.ends_with("handshake after the connect"),
+        "{text}"
+    );
+    assert!(
+        line("websocket").ends_with("handshake after tls"),
+        "{text}"
+    );
+    assert!(text.contains(", protocol 0\n"), "{text}");
+    assert!(text.starts_with(&format!("reverb bench {url}: ")), "{text}");
+    // Plain TCP's report has neither line, nor the protocol count.
+    let (out, text) = bench_text(&[
+        &server.tcp[0].to_string(),
+        "-c",
+        "1",
+        "-n",
+        "10",
+        "--warmup",
+        "0s",
+        "--line",
+    ]);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("  tls ") && !text.contains("handshake"), "{text}");
+    assert!(!text.contains("protocol"), "{text}");
+    let _ = std::fs::remove_file(cert);
+}
+
+#[test]
+fn a_server_that_alters_every_echo_fails_the_bench_inside_tls_and_websocket() {
+    let cert = temp_file("alter.pem");
+    let server = every_scheme(&["--prefix", ">"], &cert);
+    for (url, tls, _) in urls(&server) {
+        let mut args = vec![url.as_str(), "-c", "1", "-n", "10", "--warmup", "0s", "--line"];
+        if tls {
+            args.extend(["--ca", cert.to_str().unwrap()]);
+        }
+        let (out, json) = bench(&args);
+        assert_eq!(out.status.code(), Some(1), "{url}: {json}");
+        assert_eq!(json["mismatches"], 1, "{url}: {json}");
+        assert!(
+            first_error(&json).contains("message 0 corrupted at byte 0"),
+            "{url}: {json}"
+        );
+    }
+    let _ = std::fs::remove_file(cert);
+}
+
+/// A TCP relay on 127.0.0.1 to `upstream` that flips one bit of the byte at `flip_at`
+/// in what the server sends back: a corruption on the wire, below TLS.
+fn corrupting_relay(upstream: SocketAddr, flip_at: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut server) = std::net::TcpStream::connect(upstream) else {
+                return;
+            };
+            let (mut client_in, mut server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut client_in, &mut server_out);
+                let _ = server_out.shutdown(std::net::Shutdown::Write);
+            });
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut seen = 0usize;
+                loop {
+                    let n = match server.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if (seen..seen + n).contains(&flip_at) {
+                        buf[flip_at - seen] ^= 0x04;
+                    }
+                    seen += n;
+                    if client.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_bit_flipped_inside_a_tls_record_is_a_protocol_error_that_fails_the_run() {
+    let cert = temp_file("flip.pem");
+    let server = every_scheme(&[], &cert);
+    // Far past the handshake: 1000 messages of 64 bytes are about 86 KB of records.
+    let relay = corrupting_relay(server.tls[0], 20_000);
+    let url = format!("tls://localhost:{}", relay.port());
+    let (out, json) = bench(&[
+        &url,
+        "-c",
+        "1",
+        "-n",
+        "1000",
+        "--warmup",
+        "0s",
+        "--line",
+        "--ca",
+        cert.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["protocol_errors"], 1, "{json}");
+    assert_eq!(json["mismatches"], 0, "TLS caught it, not the pattern: {json}");
+    assert!(first_error(&json).starts_with("tls: "), "{json}");
+    let _ = std::fs::remove_file(cert);
+}
+
+/// What an in-test WebSocket server does to the messages it echoes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WsFault {
+    /// Flips one bit of byte 1000 of the payload stream.
+    Flip,
+    /// Echoes each message as two, cut in the middle.
+    Split,
+    /// Echoes every message as binary.
+    Binary,
+}
+
+/// A thread-per-connection WebSocket echo server (tungstenite's) on 127.0.0.1 that applies
+/// `fault` to what it echoes.
+fn ws_echo_server(fault: WsFault) -> SocketAddr {
+    use tungstenite::Message;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            thread::spawn(move || {
+                let Ok(mut ws) = tungstenite::accept(stream) else {
+                    return;
+                };
+                let mut seen = 0usize;
+                loop {
+                    let (mut payload, text) = match ws.read() {
+                        Ok(Message::Text(t)) => (t.as_bytes().to_vec(), true),
+                        Ok(Message::Binary(b)) => (b.to_vec(), false),
+                        Ok(_) => continue,
+                        Err(_) => return,
+                    };
+                    if fault == WsFault::Flip && (seen..seen + payload.len()).contains(&1000) {
+                        payload[1000 - seen] ^= 0x04;
+                    }
+                    seen += payload.len();
+                    let message = |bytes: Vec<u8>| match (text, fault) {
+                        (true, WsFault::Binary) | (false, _) => Message::binary(bytes),
+                        (true, _) => Message::text(String::from_utf8(bytes).unwrap()),
+                    };
+                    let parts = if fault == WsFault::Split {
+                        let half = payload.split_off(payload.len() / 2);
+                        vec![payload, half]
+                    } else {
+                        vec![payload]
+                    };
+                    for part in parts {
+                        if ws.send(message(part)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn websocket_echoes_are_checked_byte_by_byte_and_message_by_message() {
+    // Binary 64-byte messages: byte 1000 is byte 40 of message 15, as over TCP.
+    let addr = ws_echo_server(WsFault::Flip);
+    let json = failing_ws_run(addr, &[]);
+    assert!(
+        first_error(&json).contains("message 15 corrupted at byte 40"),
+        "{json}"
+    );
+    let json = failing_ws_run(ws_echo_server(WsFault::Split), &[]);
+    assert!(
+        first_error(&json)
+            .contains("message 0 came back in a websocket message of 32 bytes, sent as one of 64"),
+        "{json}"
+    );
+    let json = failing_ws_run(ws_echo_server(WsFault::Binary), &["--line"]);
+    assert!(
+        first_error(&json).contains("message 0 came back as a binary message, sent as text"),
+        "{json}"
+    );
+}
+
+/// A short bench of `ws://addr` that must fail with one mismatch.
+fn failing_ws_run(addr: SocketAddr, extra: &[&str]) -> Value {
+    let url = format!("ws://{addr}/");
+    let mut args = vec![url.as_str(), "-c", "1", "-n", "100", "--warmup", "0s"];
+    args.extend_from_slice(extra);
+    let (out, json) = bench(&args);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["mismatches"], 1, "{json}");
+    json
+}
+
+/// A listener on 127.0.0.1 that reads a PROXY header (v1: up to its CRLF; v2: its 16
+/// bytes and the block they announce) at the start of each connection and sends it, with
+/// the connection's real client and listener addresses, to the test; then echoes the
+/// rest, or relays it to `upstream`.
+pub(crate) fn proxy_listener(
+    upstream: Option<SocketAddr>,
+) -> (SocketAddr, std::sync::mpsc::Receiver<(Vec<u8>, SocketAddr, SocketAddr)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let send = send.clone();
+            thread::spawn(move || {
+                stream.set_read_timeout(Some(support::LIMIT)).unwrap();
+                let mut header = vec![0u8; 16];
+                if stream.read_exact(&mut header).is_err() {
+                    return;
+                }
+                if header.starts_with(b"PROXY ") {
+                    let mut byte = [0u8; 1];
+                    while !header.ends_with(b"\r\n") && header.len() < 107 {
+                        if stream.read_exact(&mut byte).is_err() {
+                            return;
+                        }
+                        header.push(byte[0]);
+                    }
+                } else {
+                    let len = usize::from(u16::from_be_bytes([header[14], header[15]]));
+                    let mut block = vec![0u8; len];
+                    if stream.read_exact(&mut block).is_err() {
+                        return;
+                    }
+                    header.extend(block);
+                }
+                let peer = stream.peer_addr().unwrap();
+                let local = stream.local_addr().unwrap();
+                let _ = send.send((header, peer, local));
+                stream.set_read_timeout(None).unwrap();
+                match upstream {
+                    None => {
+                        let mut reader = stream.try_clone().unwrap();
+                        let _ = std::io::copy(&mut reader, &mut stream);
+                    }
+                    Some(upstream) => {
+                        let mut server = std::net::TcpStream::connect(upstream).unwrap();
+                        let (mut client_in, mut server_out) =
+                            (stream.try_clone().unwrap(), server.try_clone().unwrap());
+                        thread::spawn(move || {
+                            let _ = std::io::copy(&mut client_in, &mut server_out);
+                            let _ = server_out.shutdown(std::net::Shutdown::Write);
+                        });
+                        let _ = std::io::copy(&mut server, &mut stream);
+                    }
+                }
+            });
+        }
+    });
+    (addr, receive)
+}
+
+/// The header the spec gives for a TCP/IPv4 connection from `source` to `destination`,
+/// written out by hand from HAProxy's proxy-protocol.txt.
+pub(crate) fn expected_header(version: &str, source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
+    let (SocketAddr::V4(s), SocketAddr::V4(d)) = (source, destination) else {
+        panic!("IPv4 loopback only");
+    };
+    match version {
+        "v1" => format!(
+            "PROXY TCP4 {} {} {} {}\r\n",
+            s.ip(),
+            d.ip(),
+            s.port(),
+            d.port()
+        )
+        .into_bytes(),
+        _ => {
+            // §2.2: the 12-byte signature, version 2 and PROXY (0x21), TCP over IPv4
+            // (0x11), 12 bytes of addresses, then source and destination address and port.
+            let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+            h.extend([0x21, 0x11, 0, 12]);
+            h.extend(s.ip().octets());
+            h.extend(d.ip().octets());
+            h.extend(s.port().to_be_bytes());
+            h.extend(d.port().to_be_bytes());
+            h
+        }
+    }
+}
+
+#[test]
+fn send_proxy_puts_the_exact_header_first_on_every_connection() {
+    for version in ["v1", "v2"] {
+        let (addr, headers) = proxy_listener(None);
+        let (out, json) = bench(&[
+            &addr.to_string(),
+            "-c",
+            "3",
+            "-n",
+            "30",
+            "--warmup",
+            "0s",
+            "--send-proxy",
+            version,
+        ]);
+        assert!(out.status.success(), "{version}: {json}");
+        assert_eq!(json["messages"], 30, "{json}");
+        for _ in 0..3 {
+            let (header, client, listener) = headers.recv_timeout(support::LIMIT).unwrap();
+            assert_eq!(
+                header,
+                expected_header(version, client, listener),
+                "{version}: {:?}",
+                String::from_utf8_lossy(&header)
+            );
+        }
+    }
+}
+
+#[test]
+fn send_proxy_goes_before_the_tls_handshake() {
+    let cert = temp_file("proxy.pem");
+    let server = every_scheme(&[], &cert);
+    // The listener takes the header off and relays the rest to the TLS listener.
+    let (addr, headers) = proxy_listener(Some(server.wss[0]));
+    let url = format!("wss://localhost:{}", addr.port());
+    let (out, json) = bench(&[
+        &url,
+        "-c",
+        "2",
+        "-n",
+        "20",
+        "--warmup",
+        "0s",
+        "--line",
+        "--send-proxy",
+        "v2",
+        "--ca",
+        cert.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{json}");
+    for _ in 0..2 {
+        let (header, client, listener) = headers.recv_timeout(support::LIMIT).unwrap();
+        assert_eq!(header, expected_header("v2", client, listener));
+    }
+    let _ = std::fs::remove_file(cert);
+}
+
+#[test]
+fn tls_settings_belong_to_tls_urls() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["tls://127.0.0.1:9"], "needs --ca FILE"),
+        (&["127.0.0.1:9", "--insecure"], "are for tls:// and wss://"),
+        (&["http://127.0.0.1:9"], "unknown scheme"),
+    ];
+    for (args, why) in cases {
+        let out = Command::new(support::binary())
+            .arg("bench")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
