@@ -11,6 +11,7 @@
 //! Both drivers follow the run-loop contract of `reverb-core`'s crate docs, and check
 //! after every input that no buffer exceeds its configured bound.
 
+pub mod http;
 pub mod model;
 mod multi;
 mod sim;
