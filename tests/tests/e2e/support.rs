@@ -104,6 +104,10 @@ pub(crate) struct Server {
     pub(crate) ws: Vec<SocketAddr>,
     /// WebSocket-in-TLS addresses (`wss://` listeners).
     pub(crate) wss: Vec<SocketAddr>,
+    /// HTTP addresses (`http://` listeners).
+    pub(crate) http: Vec<SocketAddr>,
+    /// HTTP-in-TLS addresses (`https://` listeners).
+    pub(crate) https: Vec<SocketAddr>,
     stdout: Arc<Stream>,
     stderr: Arc<Stream>,
 }
@@ -159,6 +163,8 @@ impl Server {
         let mut tls = Vec::new();
         let mut ws = Vec::new();
         let mut wss = Vec::new();
+        let mut http = Vec::new();
+        let mut https = Vec::new();
         for line in text.lines() {
             let Some(rest) = line.strip_prefix("reverb: listening on ") else {
                 continue;
@@ -172,6 +178,8 @@ impl Server {
                 "tls" => tls.push(addr),
                 "ws" => ws.push(addr),
                 "wss" => wss.push(addr),
+                "http" => http.push(addr),
+                "https" => https.push(addr),
                 other => panic!("unknown scheme {other}"),
             }
         }
@@ -187,6 +195,8 @@ impl Server {
             tls,
             ws,
             wss,
+            http,
+            https,
             stdout,
             stderr,
         })
@@ -439,4 +449,54 @@ pub(crate) fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .expect("VmRSS in /proc/PID/status")
+}
+
+/// Runs a program to its end within `limit` (killed past it) and returns its status,
+/// stdout and stderr; `stdin` is its input.
+pub(crate) fn run_program(
+    mut command: Command,
+    stdin: &[u8],
+    limit: Duration,
+) -> (ExitStatus, String, String) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let (mut o, mut e) = (String::new(), String::new());
+        let _ = out.read_to_string(&mut o);
+        let _ = err.read_to_string(&mut e);
+        let _ = tx.send((o, e));
+    });
+    let Ok((out, err)) = rx.recv_timeout(limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{command:?} did not finish within {limit:?}");
+    };
+    let status = child.wait().expect("wait");
+    let _ = writer.join();
+    (status, out, err)
+}
+
+/// Whether `program` can be run here; a test that needs it says it is skipped.
+pub(crate) fn have(program: &str) -> bool {
+    let found = Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!("skipped: {program} is not installed");
+    }
+    found
 }
