@@ -132,6 +132,16 @@ print(json.dumps(out))
 
 // ---- HAProxy -------------------------------------------------------------------------
 
+/// The `haproxy` program: on the path, or where Debian puts it (`/usr/sbin`, which is on
+/// root's path only); `None`, with a message, when it is not installed.
+fn haproxy_program() -> Option<String> {
+    let sbin = "/usr/sbin/haproxy";
+    if std::path::Path::new(sbin).exists() {
+        return Some(sbin.to_owned());
+    }
+    have("haproxy").then(|| "haproxy".to_owned())
+}
+
 /// A loopback port nobody holds now (HAProxy binds it a moment later).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -150,7 +160,7 @@ struct HaProxy {
 impl HaProxy {
     /// Starts `haproxy` with `sections` after a global section with a stats socket,
     /// once its config checks; waits until `front` accepts connections.
-    fn start(sections: &str, front: u16) -> HaProxy {
+    fn start(program: &str, sections: &str, front: u16) -> HaProxy {
         let dir =
             std::env::temp_dir().join(format!("reverb-e2e-haproxy-{}-{front}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -163,11 +173,11 @@ impl HaProxy {
         );
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, config).unwrap();
-        let mut check = Command::new("haproxy");
+        let mut check = Command::new(program);
         check.args(["-c", "-f", path.to_str().unwrap()]);
         let (status, out, err) = run_program(check, b"", LIMIT);
         assert!(status.success(), "haproxy -c: {out}{err}");
-        let child = Command::new("haproxy")
+        let child = Command::new(program)
             .args(["-db", "-f", path.to_str().unwrap()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -247,9 +257,9 @@ fn served_by(servers: &[Option<Server>], client: SocketAddr) -> usize {
 
 #[test]
 fn behind_haproxy_in_tcp_mode_reverb_sees_every_client_and_a_dead_instance_is_taken_out() {
-    if !have("haproxy") {
+    let Some(program) = haproxy_program() else {
         return;
-    }
+    };
     let mut servers: Vec<Option<Server>> = (0..3)
         .map(|_| {
             Some(Server::start(&[
@@ -275,7 +285,7 @@ fn behind_haproxy_in_tcp_mode_reverb_sees_every_client_and_a_dead_instance_is_ta
          default-server send-proxy-v2 check-send-proxy check inter 100ms fall 2 rise 1\n\
          {backend}"
     );
-    let haproxy = HaProxy::start(&sections, front);
+    let haproxy = HaProxy::start(&program, &sections, front);
     haproxy.await_status("reverbs", &["r0", "r1", "r2"], "UP");
     servers[0]
         .as_ref()
@@ -349,9 +359,9 @@ fn behind_haproxy_in_tcp_mode_reverb_sees_every_client_and_a_dead_instance_is_ta
 
 #[test]
 fn behind_haproxy_in_http_mode_the_echo_shows_what_haproxy_changed() {
-    if !have("haproxy") {
+    let Some(program) = haproxy_program() else {
         return;
-    }
+    };
     let servers: Vec<Server> = (0..3)
         .map(|_| Server::start(&["-l", "http://127.0.0.1:0?format=json", "--threads", "1"]))
         .collect();
@@ -368,7 +378,7 @@ fn behind_haproxy_in_http_mode_the_echo_shows_what_haproxy_changed() {
          http-request set-path /rewritten%[path]\n    option httpchk GET /health\n    \
          default-server check inter 200ms\n{backend}"
     );
-    let haproxy = HaProxy::start(&sections, front);
+    let haproxy = HaProxy::start(&program, &sections, front);
     haproxy.await_status("reverbs", &["h0", "h1", "h2"], "UP");
     let mut seen = std::collections::HashSet::new();
     for i in 0..6 {
