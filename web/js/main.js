@@ -1,9 +1,12 @@
 // The page: reads the scenario from the URL, runs the shim over the engine, and renders
 // the recorded tick the user is looking at (the latest, or one picked in the log). The
-// views only ever see recorded, plain state.
+// views only ever see recorded, plain state. With `?live` in the URL, the page is live
+// mode instead (views/live.js): a real server over WebSocket, and no wasm at all.
 
-import { Simulation, toBytes, printable } from './shim.js';
-import { PRESETS, presetByKey } from './presets.js';
+import { Simulation, SIM_DEFAULTS, toBytes, printable } from './shim.js';
+import { PRESETS, presetByKey, nextPreset, previousPreset } from './presets.js';
+import { LOOPS, ON_ERROR } from './loops.js';
+import { renderServer } from './views/server.js';
 import { decode, encode } from './url.js';
 import { mergeConfig } from './fields.js';
 import { connCard } from './views/conn.js';
@@ -27,6 +30,15 @@ let viewing = null;
 let timer = null;
 
 async function boot() {
+  const live = new URLSearchParams(location.search);
+  document.body.dataset.mode = live.has('live') ? 'live' : 'sim';
+  $(live.has('live') ? 'mode-live' : 'mode-sim').setAttribute('aria-current', 'page');
+  if (live.has('live')) {
+    const { startLive } = await import('./views/live.js');
+    await startLive(live.get('live'));
+    document.documentElement.dataset.ready = 'true';
+    return;
+  }
   try {
     // Imported here, not statically: without web/pkg/ the page still says what is missing.
     const { loadEngine } = await import('./engine.js');
@@ -36,7 +48,9 @@ async function boot() {
     return;
   }
   scenario = decode(location.search, engineApi.defaults);
-  $('preset').innerHTML = PRESETS.map((p) => `<option value="${p.key}">${p.title}</option>`).join('');
+  $('preset').innerHTML = PRESETS.map((p, i) => `<option value="${p.key}">${i + 1}. ${p.title}</option>`).join('');
+  $('loop').innerHTML = Object.entries(LOOPS).map(([key, l]) => `<option value="${key}">${l.title}</option>`).join('');
+  $('on-error').innerHTML = Object.entries(ON_ERROR).map(([key, words]) => `<option value="${key}">${words}</option>`).join('');
   wireControls();
   start();
   document.documentElement.dataset.ready = 'true';
@@ -64,7 +78,10 @@ function start() {
   $('conns').replaceChildren();
   $('preset').value = preset.key;
   $('seed').value = String(scenario.seed);
+  $('loop').value = sim.sim.loop;
+  $('on-error').value = sim.sim.on_error;
   $('lesson').innerHTML = `<b>${preset.title}.</b> ${preset.lesson}`;
+  journey(preset);
   renderConfig($('config'), { config, sim: sim.sim, defaults: engineApi.defaults }, apply);
   history.replaceState(null, '', encode(scenario, engineApi.defaults));
   $('status').textContent = 'Ready. Press Play or Step.';
@@ -72,9 +89,30 @@ function start() {
   return null;
 }
 
+/** The lesson's place in the journey, and the buttons to the previous and the next. */
+function journey(preset) {
+  const next = nextPreset(preset.key);
+  const previous = previousPreset(preset.key);
+  $('journey-pos').textContent = `lesson ${PRESETS.indexOf(preset) + 1} of ${PRESETS.length}`;
+  $('next-lesson').disabled = !next;
+  $('next-lesson').textContent = next ? `Next: ${next.title} →` : 'The last lesson';
+  $('next-lesson').dataset.key = next?.key ?? '';
+  $('prev-lesson').disabled = !previous;
+  $('prev-lesson').dataset.key = previous?.key ?? '';
+  $('prev-lesson').title = previous ? `Previous: ${previous.title}` : '';
+}
+
+/** Goes to preset `key`, with its own config and the same seed. */
+function goTo(key) {
+  if (!key) return;
+  scenario = { preset: key, seed: scenario.seed, config: {}, sim: {} };
+  start();
+}
+
 function apply({ config, sim: simParams }) {
   const previous = scenario;
-  scenario = { ...scenario, config, sim: simParams };
+  // The form holds the numbers; the loop and what to do on an error are chosen above it.
+  scenario = { ...scenario, config, sim: { ...scenario.sim, ...simParams } };
   const error = start();
   if (error) scenario = previous;
   return error;
@@ -144,10 +182,24 @@ function wireControls() {
     render();
   });
   $('reset').addEventListener('click', () => start());
-  $('preset').addEventListener('change', (e) => {
-    scenario = { preset: e.target.value, seed: scenario.seed, config: {}, sim: {} };
-    start();
+  $('preset').addEventListener('change', (e) => goTo(e.target.value));
+  $('next-lesson').addEventListener('click', (e) => {
+    goTo(e.currentTarget.dataset.key);
+    // Focus stays on the button, so Enter walks the journey lesson by lesson.
+    if ($('next-lesson').disabled) $('prev-lesson').focus();
   });
+  $('prev-lesson').addEventListener('click', (e) => goTo(e.currentTarget.dataset.key));
+  for (const [id, key] of [['loop', 'loop'], ['on-error', 'on_error']]) {
+    $(id).addEventListener('change', (e) => {
+      const value = e.target.value;
+      const base = effective().preset.sim[key] ?? SIM_DEFAULTS[key];
+      const simParams = { ...scenario.sim };
+      if (value === base) delete simParams[key];
+      else simParams[key] = value;
+      scenario = { ...scenario, sim: simParams };
+      start();
+    });
+  }
   $('seed').addEventListener('change', (e) => {
     scenario = { ...scenario, seed: Number.parseInt(e.target.value, 10) >>> 0 };
     start();
@@ -194,6 +246,7 @@ function render() {
   for (const [cid, card] of cards) card.el.hidden = !state.conns.some((c) => c.cid === cid);
   $('clock').textContent = `t = ${state.t} ms · step ${tick.no}`;
   const names = state.conns.map((c) => c.name);
+  renderServer($('server'), state.server, names);
   renderLog($('log'), ticks, names, index, (i) => {
     pause();
     viewing = i === ticks.length - 1 ? null : i;

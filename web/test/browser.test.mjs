@@ -76,7 +76,18 @@ for (const preset of PRESETS) {
       // The fault layer's deadline ran: its band stays on the timeline.
       if (e.held) assert.ok((await page.locator(`#timeline [data-held="${e.client}"]`).count()) > 0, 'a held band on the timeline');
       if (e.pieces) assert.equal(await card.locator('[data-role="creads"] li').count(), 3, 'the client\'s last reads are listed');
+      if (e.refused) assert.equal(await card.locator('.phase').textContent(), 'refused');
     }
+    // The server loop's figures, as drawn: the meter and the counter carry their numbers.
+    const want = preset.server ?? {};
+    const cpu = Number(await page.getAttribute('#server [role="meter"]', 'data-cpu'));
+    const wouldBlock = Number(await page.getAttribute('#server [data-role="would-block"]', 'data-n'));
+    if (want.cpuAtLeast !== undefined) assert.ok(cpu >= want.cpuAtLeast, `CPU ${cpu} %`);
+    if (want.cpuAtMost !== undefined) assert.ok(cpu <= want.cpuAtMost, `CPU ${cpu} %`);
+    if (want.wouldBlockAtLeast !== undefined) assert.ok(wouldBlock >= want.wouldBlockAtLeast, `${wouldBlock} reads would block`);
+    if (want.wouldBlock !== undefined) assert.equal(wouldBlock, want.wouldBlock);
+    if (want.down !== undefined) assert.equal(await page.locator('#server .down').count(), want.down ? 1 : 0);
+    assert.equal(await page.inputValue('#loop'), preset.sim.loop ?? 'selector', 'the loop select shows the preset\'s loop');
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -199,6 +210,82 @@ test('the config form offers the fault fields, a chunk range included, and appli
   await page.fill('#cfg-chunk', '3..1');
   await page.click('#config button[type="submit"]');
   assert.match(await page.textContent('#config [role="alert"]'), /chunk range 3\.\.1 is empty/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the journey: Next goes to the following lesson in one click, and the keyboard does too', async () => {
+  const { page, problems } = await open('?preset=one-line&seed=1');
+  assert.match(await page.textContent('#journey-pos'), new RegExp(`lesson 1 of ${PRESETS.length}`));
+  assert.equal(await page.isDisabled('#prev-lesson'), true);
+  assert.match(await page.textContent('#next-lesson'), /Next: A blocking server, two clients/);
+  await page.click('#next-lesson');
+  assert.match(page.url(), /preset=blocking-many/);
+  assert.match(await page.textContent('#lesson'), /A blocking server, two clients/);
+  // Focus stays on Next: Enter walks on, lesson by lesson.
+  await page.keyboard.press('Enter');
+  assert.match(await page.textContent('#lesson'), /Non-blocking: a busy loop/);
+  assert.equal(await page.inputValue('#loop'), 'busy');
+  await page.click('#prev-lesson');
+  assert.match(await page.textContent('#lesson'), /A blocking server, two clients/);
+  await page.selectOption('#preset', PRESETS.at(-1).key);
+  assert.equal(await page.isDisabled('#next-lesson'), true, 'the last lesson has no next');
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('the blocking server leaves B in the backlog, and the busy loop\'s meter and counter climb', async () => {
+  const { page, problems } = await open('?preset=blocking-many&seed=1');
+  const b = page.locator('.conn[data-cid="1"]');
+  let waiting = false;
+  for (let i = 0; i < 40 && !waiting; i++) {
+    await page.click('#step');
+    waiting = (await stageText(page, 1, 'rx')) === 'hi\n';
+  }
+  assert.ok(waiting, 'B\'s line sits in its receive buffer');
+  assert.match(await b.locator('.phase').textContent(), /in the listen backlog: not accepted yet/);
+  assert.equal(await b.locator('[data-badge="backlog"]').count(), 1);
+  assert.match(await page.textContent('#server [data-role="thread"]'), /blocked in recv\(\) on client A · 1 waiting in the backlog/);
+  assert.equal(await page.textContent('#server [data-role="backlog"]'), 'client B');
+  // The same clients under the busy loop, switched with the loop select.
+  await page.selectOption('#loop', 'busy');
+  assert.match(page.url(), /loop=busy/);
+  const meter = page.locator('#server [role="meter"]');
+  const counts = [];
+  for (let i = 0; i < 12; i++) {
+    await page.click('#step');
+    counts.push(Number(await page.getAttribute('#server [data-role="would-block"]', 'data-n')));
+  }
+  assert.equal(await meter.getAttribute('aria-valuetext'), '100 %');
+  assert.ok(counts.at(-1) > counts[0] && counts.at(-1) > 10_000, `the would-block counter climbs: ${counts}`);
+  assert.ok((await page.locator('.conn[data-cid="1"] [data-badge="would-block"]').count()) === 1, 'each socket shows how often it was asked');
+  await page.selectOption('#on-error', 'exit');
+  assert.match(page.url(), /on_error=exit/);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test('tasks: each card says what its task awaits, and an error passed up ends the server', async () => {
+  const { page, problems } = await open('?preset=tasks&seed=1');
+  const badge = (cid) => page.textContent(`.conn[data-cid="${cid}"] [data-badge="task"]`, { timeout: WAIT }).catch(() => '');
+  let stuck = false;
+  for (let i = 0; i < 60 && !stuck; i++) {
+    await page.click('#step');
+    stuck = /task awaits writable \(write_all\)/.test(await badge(1));
+  }
+  assert.ok(stuck, 'B\'s task waits in write_all');
+  assert.match(await badge(0), /task awaits read/);
+  await page.click('#next-lesson');
+  await page.click('#finish');
+  assert.match(await page.textContent('#server .down'), /The process exited at \d+ ms: client B's error "fault injected"/);
+  assert.match(await page.textContent('.conn[data-cid="1"] [data-badge="task"]'), /task failed: Err\(fault injected\)/);
+  assert.match(await page.textContent('.conn[data-cid="0"] .phase'), /closed: the server exited/);
+  assert.match(await page.textContent('#log'), /main awaits it with \? → the process exits/);
+  await page.click('#next-lesson');
+  await page.click('#finish');
+  assert.equal(await page.locator('#server .down').count(), 0);
+  assert.equal(await stageText(page, 3, 'got'), 'hello\n', 'D is served after the error');
+  assert.match(await page.textContent('.conn[data-cid="0"] [data-badge="task"]'), /task awaits read/);
   assert.deepEqual(problems, []);
   await page.close();
 });

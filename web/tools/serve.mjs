@@ -1,5 +1,7 @@
 // A static server for web/ on 127.0.0.1 (port 0 picks a free one), for the browser tests
-// and the screenshot script. The xtask's server does the same for people.
+// and the screenshot script. The xtask's server does the same for people, /live.json
+// included: where live mode finds the server `cargo xtask playground --live` started
+// (`live`), or `{"url": null}`.
 
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -17,9 +19,13 @@ const TYPES = {
 };
 
 /** Starts serving; resolves to {url, close()}. */
-export async function serveWeb(port = 0) {
+export async function serveWeb(port = 0, { live = null } = {}) {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path === '/live.json') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ url: live }));
+      return;
+    }
     const file = normalize(join(WEB_ROOT, path.endsWith('/') ? `${path}index.html` : path));
     if (!file.startsWith(WEB_ROOT.endsWith(sep) ? WEB_ROOT : WEB_ROOT + sep)) {
       res.writeHead(403).end();
