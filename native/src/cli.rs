@@ -611,18 +611,21 @@ impl ServeArgs {
 /// `reverb client`.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Server: HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT, e.g. 127.0.0.1:7007
+    /// Server: HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH] or wss://…, e.g. 127.0.0.1:7007 (over WebSocket each line is one text message)
     #[arg(value_name = "URL")]
     pub addr: String,
-    /// tls://: trust the certificates in this PEM file (the server's --tls-write-cert)
+    /// tls:// and wss://: trust the certificates in this PEM file (the server's --tls-write-cert)
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
-    /// tls://: accept any certificate (a test server's self-signed one) [default: off]
+    /// tls:// and wss://: accept any certificate (a test server's self-signed one) [default: off]
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
     /// Give up connecting after this long
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
+    /// Send a PROXY protocol header (HAProxy's v1 text or v2 binary) first, announcing the connection's real addresses [default: none]
+    #[arg(long, value_enum, value_name = "VERSION")]
+    pub send_proxy: Option<crate::bench::ProxyVersion>,
 }
 
 #[cfg(test)]

@@ -1,18 +1,24 @@
-//! `reverb client URL`: the tutorials' interactive client, done right, over TCP or TLS.
+//! `reverb client URL`: the tutorials' interactive client, done right, over TCP, TLS,
+//! WebSocket or WebSocket inside TLS.
 //!
-//! Each line of stdin is sent as it is (bytes, not necessarily UTF-8); whatever the server
-//! sends back is printed as it arrives, so echoes are never held back waiting for the next
-//! line. `q`, `quit`, `exit` or the end of input end the client: it half-closes (TLS:
-//! close_notify, then FIN) and keeps printing until the server's own close, so no echo in
-//! flight is lost. When the server closes first, the client ends too.
+//! Over TCP and TLS each line of stdin is sent as it is (bytes, not necessarily UTF-8);
+//! whatever the server sends back is printed as it arrives, so echoes are never held back
+//! waiting for the next line. Over WebSocket each line is one text message (its line
+//! break not included; a line that is not UTF-8 goes as a binary message), and each
+//! message received is printed as it arrives, ended by a line break. `q`, `quit`, `exit`
+//! or the end of input end the client: it half-closes (WebSocket: its close frame, then
+//! waits for the server's; TLS: close_notify, then FIN) and keeps printing until the
+//! server's own close, so no echo in flight is lost. When the server closes first, the
+//! client ends too. `--send-proxy v1|v2` sends a PROXY header first, announcing the
+//! connection's real addresses.
 //!
 //! One thread reads stdin (a terminal cannot be polled portably) and hands lines over a
-//! channel; the main thread runs one mio loop over the socket and the TLS session, which
-//! is bytes in and bytes out like every layer of the server.
+//! channel; the main thread runs one mio loop over the socket and the protocol sessions
+//! (TLS, WebSocket), which are bytes in and bytes out like every layer of the server.
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream as StdStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream as StdStream};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -20,11 +26,16 @@ use std::thread;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use reverb_tls::{ClientSession, ClientTls};
+use reverb_ws::{ClientWs, WsEvent};
 
+use crate::bench::{proxy_header, Target};
 use crate::cli::ClientArgs;
 
 /// Lines that end the client instead of being sent.
 const LOCAL_QUIT: [&[u8]; 3] = [b"q", b"quit", b"exit"];
+
+/// The close code the client's WebSocket close frame carries: a normal closure.
+const WS_NORMAL_CLOSURE: u16 = 1000;
 
 const SOCKET: Token = Token(0);
 const STDIN: Token = Token(1);
@@ -54,6 +65,9 @@ pub enum ClientError {
     /// The TLS settings or session failed.
     #[error("tls: {0}")]
     Tls(String),
+    /// The WebSocket handshake or a frame failed.
+    #[error("websocket: {0}")]
+    Ws(String),
     /// The connection failed while running.
     #[error("connection to {addr} failed: {source}")]
     Io {
@@ -64,61 +78,21 @@ pub enum ClientError {
     },
 }
 
-/// A server to talk to: `tcp://HOST:PORT`, `tls://HOST:PORT`, or a bare `HOST:PORT`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
-    tls: bool,
-    /// `HOST:PORT` as given.
-    host_port: String,
-    /// The host, for TLS's server name.
-    host: String,
-}
-
-fn target(text: &str) -> Result<Target, ClientError> {
-    let (tls, rest) = match text.split_once("://") {
-        Some(("tcp", rest)) => (false, rest),
-        Some(("tls", rest)) => (true, rest),
-        Some((other, _)) => {
-            return Err(ClientError::Url(format!(
-                "{text:?}: unknown scheme {other:?} (use tcp://, tls:// or HOST:PORT)"
-            )))
-        }
-        None => (false, text),
-    };
-    let host_port = rest.trim_end_matches('/').to_owned();
-    let host = match host_port.rsplit_once(':') {
-        Some((host, _)) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-        None => {
-            return Err(ClientError::Url(format!(
-                "{text:?}: give HOST:PORT (e.g. 127.0.0.1:7007)"
-            )))
-        }
-    };
-    Ok(Target {
-        tls,
-        host_port,
-        host,
-    })
-}
-
 /// Runs the client on the process's stdin and stdout.
 pub fn run(args: &ClientArgs) -> Result<(), ClientError> {
-    let target = target(&args.addr)?;
-    let mut session = if target.tls {
+    let target = Target::parse(&args.addr).map_err(ClientError::Url)?;
+    let tls = if target.scheme.tls() {
         let tls = match (&args.ca, args.insecure) {
             (Some(ca), _) => {
                 ClientTls::trusting(ca).map_err(|e| ClientError::Tls(e.to_string()))?
             }
             (None, true) => ClientTls::insecure(),
             (None, false) => {
-                return Err(ClientError::Tls(
-                    "tls:// needs --ca FILE (the server's --tls-write-cert, or its CA) or \
-                     --insecure"
-                        .into(),
-                ))
+                return Err(ClientError::Tls(format!(
+                    "{}:// needs --ca FILE (the server's --tls-write-cert, or its CA) or \
+                     --insecure",
+                    target.scheme.name()
+                )))
             }
         };
         Some(
@@ -128,12 +102,25 @@ pub fn run(args: &ClientArgs) -> Result<(), ClientError> {
     } else {
         None
     };
-    let stream = connect(&target.host_port, args)?;
+    let ws = if target.scheme.websocket() {
+        Some(ClientWs::new(&target.ws_url()).map_err(|e| ClientError::Ws(e.to_string()))?)
+    } else {
+        None
+    };
+    let mut stream = connect(&target, args)?;
     let addr = stream.peer_addr().map_err(|source| ClientError::Connect {
         addr: args.addr.clone(),
         source,
     })?;
     let fail = |source| ClientError::Io { addr, source };
+    if let Some(version) = args.send_proxy {
+        // First on the connection, before any TLS or WebSocket byte; the socket is still
+        // blocking, so it all goes now.
+        let source = stream.local_addr().map_err(fail)?;
+        stream
+            .write_all(&proxy_header(version, source, addr))
+            .map_err(fail)?;
+    }
     // Each line goes out at once rather than waiting for the previous echo's ACK.
     stream.set_nodelay(true).map_err(fail)?;
     stream.set_nonblocking(true).map_err(fail)?;
@@ -146,23 +133,27 @@ pub fn run(args: &ClientArgs) -> Result<(), ClientError> {
     // The loop keeps a handle too: when the stdin thread ends, its handle goes, and the
     // waker's descriptor must outlive it, or a wake not yet polled would vanish with it.
     let lines = read_lines(Arc::clone(&waker));
-    let result = drive(&mut poll, &mut stream, session.as_mut(), &lines);
+    let mut session = Session {
+        tls,
+        ws,
+        pending: VecDeque::new(),
+        tls_closed: false,
+    };
+    let result = drive(&mut poll, &mut stream, &mut session, &lines);
     drop(waker);
     match result {
         Ok(()) => Ok(()),
         Err(Failure::Io(e)) => Err(fail(e)),
         Err(Failure::Tls(e)) => Err(ClientError::Tls(e)),
+        Err(Failure::Ws(e)) => Err(ClientError::Ws(e)),
     }
 }
 
-fn connect(host_port: &str, args: &ClientArgs) -> Result<StdStream, ClientError> {
-    let addrs: Vec<SocketAddr> = host_port
-        .to_socket_addrs()
-        .map_err(|source| ClientError::Resolve {
-            addr: args.addr.clone(),
-            source,
-        })?
-        .collect();
+fn connect(target: &Target, args: &ClientArgs) -> Result<StdStream, ClientError> {
+    let addrs = target.resolve().map_err(|source| ClientError::Resolve {
+        addr: args.addr.clone(),
+        source,
+    })?;
     let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
     for addr in addrs {
         match StdStream::connect_timeout(&addr, args.connect_timeout) {
@@ -200,15 +191,20 @@ fn read_lines(waker: Arc<Waker>) -> Receiver<Vec<u8>> {
     receive
 }
 
-fn is_local_quit(line: &[u8]) -> bool {
+/// A line without its line break (`\n` or `\r\n`).
+fn content(line: &[u8]) -> &[u8] {
     let content = line.strip_suffix(b"\n").unwrap_or(line);
-    let content = content.strip_suffix(b"\r").unwrap_or(content);
-    LOCAL_QUIT.contains(&content)
+    content.strip_suffix(b"\r").unwrap_or(content)
+}
+
+fn is_local_quit(line: &[u8]) -> bool {
+    LOCAL_QUIT.contains(&content(line))
 }
 
 enum Failure {
     Io(io::Error),
     Tls(String),
+    Ws(String),
 }
 
 impl From<io::Error> for Failure {
@@ -217,18 +213,173 @@ impl From<io::Error> for Failure {
     }
 }
 
+/// The protocol sessions between the lines and the socket.
+struct Session {
+    tls: Option<ClientSession>,
+    ws: Option<ClientWs>,
+    /// Without WebSocket: the bytes of lines not yet handed on (to TLS or the socket).
+    pending: VecDeque<u8>,
+    /// TLS's close_notify is queued: only once the handshake is done and everything
+    /// above has been handed to the session.
+    tls_closed: bool,
+}
+
+impl Session {
+    /// A line from stdin: as it is, or as one WebSocket message.
+    fn line(&mut self, line: Vec<u8>) {
+        match &mut self.ws {
+            None => self.pending.extend(line),
+            Some(ws) => {
+                let payload = content(&line);
+                ws.send(payload, std::str::from_utf8(payload).is_ok());
+            }
+        }
+    }
+
+    /// Stdin ended: the WebSocket close handshake begins (the TCP and TLS close follow
+    /// once everything is sent).
+    fn input_done(&mut self) {
+        if let Some(ws) = &mut self.ws {
+            ws.close(WS_NORMAL_CLOSURE);
+        }
+    }
+
+    /// Bytes waiting above TLS (or, without TLS, for the socket).
+    fn upper(&mut self) -> &[u8] {
+        match &self.ws {
+            Some(ws) => ws.transmit(),
+            None => self.pending.make_contiguous(),
+        }
+    }
+
+    fn upper_taken(&mut self, n: usize) {
+        match &mut self.ws {
+            Some(ws) => ws.transmitted(n),
+            None => {
+                self.pending.drain(..n);
+            }
+        }
+    }
+
+    /// Whether the layers above TCP have said all they will: the end of input was sent
+    /// (WebSocket: both close frames went), so close_notify and the FIN may follow.
+    fn upper_done(&mut self, input_done: bool) -> bool {
+        let sent = self.upper().is_empty();
+        match &self.ws {
+            Some(ws) => sent && !ws.is_open() && !ws.is_handshaking(),
+            None => sent && input_done,
+        }
+    }
+
+    /// Bytes for the socket.
+    fn wire(&mut self) -> &[u8] {
+        if self.tls.is_none() {
+            return self.upper();
+        }
+        self.tls.as_ref().map_or(&[], ClientSession::transmit)
+    }
+
+    fn wire_written(&mut self, n: usize) {
+        match &mut self.tls {
+            Some(tls) => tls.transmitted(n),
+            None => self.upper_taken(n),
+        }
+    }
+
+    /// Moves bytes from above into TLS, and TLS's close_notify once all is said.
+    fn pump(&mut self, input_done: bool) {
+        if self.tls.is_none() {
+            return;
+        }
+        loop {
+            let Session { tls, ws, pending, .. } = self;
+            let tls = tls.as_mut().expect("checked above");
+            let upper: &[u8] = match ws {
+                Some(ws) => ws.transmit(),
+                None => pending.make_contiguous(),
+            };
+            if upper.is_empty() {
+                break;
+            }
+            let taken = tls.send(upper);
+            if taken == 0 {
+                break;
+            }
+            self.upper_taken(taken);
+        }
+        let done = self.upper_done(input_done);
+        if let Some(tls) = &mut self.tls {
+            if done && !tls.is_handshaking() && !self.tls_closed {
+                tls.close();
+                self.tls_closed = true;
+            }
+        }
+    }
+
+    /// Whether the FIN may go: everything is said (TLS: close_notify queued, never
+    /// before the handshake's end) and written.
+    fn finished_sending(&mut self, input_done: bool) -> bool {
+        self.upper_done(input_done)
+            && (self.tls.is_none() || self.tls_closed)
+            && self.wire().is_empty()
+    }
+
+    /// Something more to write now (a handshake flight, a pong, a close reply, messages
+    /// held until the upgrade was accepted).
+    fn has_output(&mut self) -> bool {
+        !self.wire().is_empty() || !self.upper().is_empty()
+    }
+}
+
+/// What the server sent (plaintext, or the socket's bytes without TLS), through the
+/// WebSocket session if there is one, to stdout. Returns whether the server's WebSocket
+/// close frame came.
+fn print(
+    ws: &mut Option<ClientWs>,
+    bytes: &[u8],
+    input_done: bool,
+    out: &mut impl Write,
+) -> Result<bool, Failure> {
+    {
+        let Some(ws) = ws else {
+            out.write_all(bytes)?;
+            return Ok(false);
+        };
+        let mut input = bytes;
+        while let Some(event) = ws
+            .receive(&mut input)
+            .map_err(|e| Failure::Ws(e.to_string()))?
+        {
+            match event {
+                WsEvent::Open => {}
+                WsEvent::Data(data) => out.write_all(data)?,
+                WsEvent::End { .. } => out.write_all(b"\n")?,
+                WsEvent::Close { code, reason } => {
+                    if !input_done {
+                        let code = code.map_or("no code".to_owned(), |c| c.to_string());
+                        eprintln!("reverb: the server closed the websocket ({code} {reason})");
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
 /// The event loop: lines out, replies to stdout, until the server's close.
 fn drive(
     poll: &mut Poll,
     stream: &mut TcpStream,
-    mut tls: Option<&mut ClientSession>,
+    session: &mut Session,
     lines: &Receiver<Vec<u8>>,
 ) -> Result<(), Failure> {
     let mut events = Events::with_capacity(16);
-    // Plaintext waiting for the session (or, without TLS, for the socket).
-    let mut pending: VecDeque<u8> = VecDeque::new();
     let mut input_done = false;
     let mut write_closed = false;
+    // The server's WebSocket close came: its end was announced, so the close message
+    // after ours is not "the server closed".
+    let mut ws_closed = false;
     let mut buf = vec![0u8; 64 * 1024];
     let stdout = io::stdout();
     loop {
@@ -240,62 +391,34 @@ fn drive(
         if !input_done {
             loop {
                 match lines.try_recv() {
-                    Ok(line) => pending.extend(line),
+                    Ok(line) => session.line(line),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         input_done = true;
+                        session.input_done();
                         break;
                     }
                 }
             }
         }
-        // Plaintext into the session, ciphertext (or plaintext) out.
-        if let Some(tls) = tls.as_deref_mut() {
-            while !pending.is_empty() {
-                let taken = tls.send(pending.make_contiguous());
-                if taken == 0 {
+        // Down through the sessions, and out.
+        session.pump(input_done);
+        while !session.wire().is_empty() {
+            match stream.write(session.wire()) {
+                Ok(n) => session.wire_written(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    write_blocked = true;
                     break;
                 }
-                pending.drain(..taken);
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if server_gone(&e) => return Ok(()),
+                Err(e) => return Err(e.into()),
             }
-            let closing = input_done && pending.is_empty() && !tls.is_handshaking();
-            if closing {
-                tls.close();
-            }
-            while !tls.transmit().is_empty() {
-                match stream.write(tls.transmit()) {
-                    Ok(n) => tls.transmitted(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        write_blocked = true;
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if server_gone(&e) => return Ok(()),
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            // The FIN follows the close_notify, never the handshake's last word.
-            if closing && tls.transmit().is_empty() && !write_closed {
-                write_closed = shut(stream)?;
-            }
-        } else {
-            while !pending.is_empty() {
-                match stream.write(pending.make_contiguous()) {
-                    Ok(n) => {
-                        pending.drain(..n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        write_blocked = true;
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if server_gone(&e) => return Ok(()),
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if input_done && pending.is_empty() && !write_closed {
-                write_closed = shut(stream)?;
-            }
+            session.pump(input_done);
+        }
+        // The FIN follows the close frames and close_notify, never a handshake's last word.
+        if !write_closed && session.finished_sending(input_done) {
+            write_closed = shut(stream)?;
         }
         // Replies out to stdout, until the server's close.
         loop {
@@ -308,38 +431,37 @@ fn drive(
             };
             let ended = n == 0;
             let mut out = stdout.lock();
-            match tls.as_deref_mut() {
-                None => out.write_all(&buf[..n])?,
-                Some(tls) => {
-                    if ended {
-                        tls.receive_end();
-                    } else {
-                        tls.receive(&buf[..n]).map_err(Failure::Tls)?;
-                    }
-                    loop {
-                        match tls.plaintext() {
-                            Some([]) => break,
-                            Some(text) => {
-                                let len = text.len();
-                                out.write_all(text)?;
-                                tls.consume(len);
-                            }
-                            None => return finish(input_done, &mut out),
-                        }
-                    }
+            if let Some(tls) = &mut session.tls {
+                if ended {
+                    tls.receive_end();
+                } else {
+                    tls.receive(&buf[..n]).map_err(Failure::Tls)?;
                 }
             }
+            let Session { tls, ws, .. } = &mut *session;
+            match tls {
+                None if ended => {}
+                None => ws_closed |= print(ws, &buf[..n], input_done, &mut out)?,
+                Some(tls) => loop {
+                    match tls.plaintext() {
+                        Some([]) => break,
+                        Some(text) => {
+                            let len = text.len();
+                            ws_closed |= print(ws, text, input_done, &mut out)?;
+                            tls.consume(len);
+                        }
+                        None => return finish(input_done || ws_closed, &mut out),
+                    }
+                },
+            }
             if ended {
-                return finish(input_done, &mut out);
+                return finish(input_done || ws_closed, &mut out);
             }
             out.flush()?;
         }
-        // Reading may have given the session more to say (the handshake's next flight).
-        let more = match tls.as_deref() {
-            Some(tls) => !tls.transmit().is_empty(),
-            None => false,
-        };
-        if more && !write_blocked {
+        // Reading may have given the sessions more to say (the handshake's next flight,
+        // a pong, a close reply).
+        if session.has_output() && !write_blocked {
             continue;
         }
         poll.poll(&mut events, None).or_else(|e| match e.kind() {
@@ -350,9 +472,9 @@ fn drive(
 }
 
 /// The server closed: flush what was printed; if stdin was still open, say so.
-fn finish(input_done: bool, out: &mut impl Write) -> Result<(), Failure> {
+fn finish(announced: bool, out: &mut impl Write) -> Result<(), Failure> {
     out.flush()?;
-    if !input_done {
+    if !announced {
         eprintln!("reverb: the server closed the connection");
     }
     Ok(())
@@ -380,25 +502,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_choose_tls_and_keep_the_host_for_its_name() {
-        let t = target("tls://localhost:7443").unwrap();
-        assert!(t.tls);
-        assert_eq!(
-            (t.host.as_str(), t.host_port.as_str()),
-            ("localhost", "localhost:7443")
-        );
-        let t = target("[::1]:7007").unwrap();
-        assert!(!t.tls);
-        assert_eq!(t.host, "::1");
-        assert!(target("http://x:1").is_err());
-        assert!(target("tcp://nohostport").is_err());
-    }
-
-    #[test]
     fn local_quit_words_are_recognised_with_any_line_ending() {
         for line in [&b"q\n"[..], b"quit\r\n", b"exit"] {
             assert!(is_local_quit(line));
         }
         assert!(!is_local_quit(b"quitting\n"));
+    }
+
+    #[test]
+    fn a_websocket_line_is_one_message_without_its_line_break() {
+        let mut session = Session {
+            tls: None,
+            ws: Some(ClientWs::new("ws://localhost:1/").unwrap()),
+            pending: VecDeque::new(),
+            tls_closed: false,
+        };
+        let request = session.wire().len();
+        session.wire_written(request);
+        // Held until the upgrade is accepted: nothing more to write yet.
+        session.line(b"hello\r\n".to_vec());
+        assert!(session.wire().is_empty());
     }
 }

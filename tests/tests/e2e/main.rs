@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod client;
 mod closing;
 mod faults;
 mod http;
