@@ -27,10 +27,17 @@
 //!   affixes are read from a string (UTF-8), a `Uint8Array` or an array of numbers, and
 //!   written as a string when they are UTF-8, else as a `Uint8Array`; `framing` is `"raw"`,
 //!   `"line"` or `"collect"`. [`default_config`] gives every field. Every connection is
-//!   the echo under the fault layer ([`Faults`]), which passes the echo's output through
-//!   untouched while no fault is on; the UDP-only faults (`drop`, `duplicate`, `reorder`)
-//!   are refused, since the playground's connections are streams and would silently
-//!   ignore them.
+//!   the application under the fault layer ([`Faults`]), which passes the application's
+//!   output through untouched while no fault is on; the UDP-only faults (`drop`,
+//!   `duplicate`, `reorder`) are refused, since the playground's connections are streams
+//!   and would silently ignore them.
+//! - **The application** is the second argument of `new Registry(config, app)`:
+//!   `{kind: "echo"}` (the default, also for `undefined`) or `{kind: "http", format}`,
+//!   the HTTP/1.1 echo of [`reverb_http`] answering every request `200` with the request
+//!   (`format` `"raw"`, the default, or `"json"`). The HTTP echo's other limits keep
+//!   their defaults: `reverb_http::HttpConfig` has no serde forms, so only its format is
+//!   read here. Its snapshots show its input (requests, whole or not yet) and its output
+//!   (answers), without frame marks.
 //! - **Inputs** mirror [`Input`]: `{kind: "received", bytes}` (a `Uint8Array`, an array
 //!   of numbers or a string), `{kind: "peer_closed"}`, `{kind: "written", n}`,
 //!   `{kind: "writable"}`, `{kind: "tick"}`, `{kind: "shutdown"}`, `{kind: "reset"}`.
@@ -79,14 +86,53 @@
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use reverb_core::{Config, ConnId, Echo, Faults, Input, Instant, Layer};
+use reverb_http::{Format, Http, HttpConfig, HttpConfigError, Peer};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-/// Every connection's stack: the echo under the fault layer, as the native server stacks it
-/// when a fault is on. With none on, the layer hands on the echo's own slice, so one type
-/// serves every config and the page needs no second registry to turn a fault on.
-type Stack = Faults<Echo>;
+/// Every connection's stack: the application (the echo, or the HTTP echo) under the fault
+/// layer, as the native server stacks it when a fault is on. With none on, the layer hands
+/// on the application's own slice, so one type serves every config and the page needs no
+/// second registry to turn a fault on. The application is boxed, chosen per registry: one
+/// indirect call per layer method, nothing beside a browser's drawing.
+type Stack = Faults<Box<dyn Layer>>;
+
+/// The application at the top of every connection's stack.
+#[derive(Debug, Clone, Copy)]
+enum App {
+    Echo,
+    Http(HttpConfig),
+}
+
+/// [`App`] as JavaScript writes it (see the crate docs).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum AppData {
+    Echo,
+    Http {
+        #[serde(default)]
+        format: Option<String>,
+    },
+}
+
+impl AppData {
+    fn app(self) -> Result<App, HttpConfigError> {
+        Ok(match self {
+            AppData::Echo => App::Echo,
+            AppData::Http { format } => {
+                let format: Format = match format {
+                    Some(name) => name.parse()?,
+                    None => Format::default(),
+                };
+                App::Http(HttpConfig {
+                    format,
+                    ..HttpConfig::default()
+                })
+            }
+        })
+    }
+}
 
 /// The UDP-only faults, and why the playground refuses them.
 const DATAGRAM_ONLY: &str =
@@ -94,17 +140,33 @@ const DATAGRAM_ONLY: &str =
 
 /// A [`reverb_core::Registry`] for JavaScript: the connections of one simulated server.
 #[wasm_bindgen]
-#[derive(Debug)]
 pub struct Registry {
     inner: reverb_core::Registry<Stack>,
+    app: App,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The boxed stacks have no Debug of their own; the counters say what is inside.
+        f.debug_struct("Registry")
+            .field("app", &self.app)
+            .field("counters", self.inner.counters())
+            .finish_non_exhaustive()
+    }
 }
 
 #[wasm_bindgen]
 impl Registry {
     /// A registry whose connections use `config` (see the crate docs; `undefined` for the
-    /// defaults). Throws with the core's message if the config is invalid.
+    /// defaults) and run `app` (`{kind: "echo"}` or `{kind: "http", format}`; `undefined`
+    /// for the echo). Throws with the core's message if the config is invalid.
     #[wasm_bindgen(constructor)]
-    pub fn new(config: JsValue) -> Result<Registry, JsError> {
+    pub fn new(config: JsValue, app: JsValue) -> Result<Registry, JsError> {
+        let app = if app.is_undefined() || app.is_null() {
+            App::Echo
+        } else {
+            from_js::<AppData>(app)?.app().map_err(error)?
+        };
         let config = config_from_js(config)?;
         let faults = &config.faults;
         for (name, on) in [
@@ -119,6 +181,7 @@ impl Registry {
         }
         Ok(Registry {
             inner: reverb_core::Registry::new(config.validate().map_err(error)?),
+            app,
         })
     }
 
@@ -130,8 +193,12 @@ impl Registry {
         // connections: with the config's seed, the number makes each connection's random
         // choices its own, and the same as under `reverb serve --seed N --threads 1`.
         let number = self.inner.counters().accepted;
-        let echo = Echo::new(config.clone(), now);
-        let stack = Faults::new(&config.faults, number, now, echo);
+        let app: Box<dyn Layer> = match &self.app {
+            App::Echo => Box::new(Echo::new(config.clone(), now)),
+            // No socket addresses in the playground: the JSON answer says `null` for them.
+            App::Http(http) => Box::new(Http::new(http, &config, now, Peer::default())),
+        };
+        let stack = Faults::new(&config.faults, number, now, app);
         let id = self.inner.accept_with(now, stack).map_err(error)?;
         Ok(id.to_bits() as f64)
     }

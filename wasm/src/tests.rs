@@ -10,7 +10,7 @@ use reverb_core::{
 };
 use serde_json::{json, Value};
 
-use super::InputData;
+use super::{App, AppData, InputData};
 
 fn read<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_path_to_error::deserialize(value).map_err(|e| e.to_string())
@@ -281,4 +281,28 @@ fn a_snapshot_has_the_core_field_names_and_deadlines_by_timer() {
     ] {
         assert!(keys.contains(&key), "{key} in {keys:?}");
     }
+}
+
+#[test]
+fn the_application_is_the_echo_or_the_http_echo_with_its_format() {
+    let app = |v: Value| read::<AppData>(v).map(|d| d.app().map_err(|e| e.to_string()));
+    assert!(matches!(app(json!({"kind": "echo"})), Ok(Ok(App::Echo))));
+    let Ok(Ok(App::Http(http))) = app(json!({"kind": "http", "format": "json"})) else {
+        panic!("an HTTP app with its format");
+    };
+    assert_eq!(http.format, reverb_http::Format::Json);
+    assert_eq!(
+        http.max_header,
+        reverb_http::HttpConfig::default().max_header
+    );
+    let Ok(Ok(App::Http(http))) = app(json!({"kind": "http"})) else {
+        panic!("the format is optional");
+    };
+    assert_eq!(http.format, reverb_http::Format::Raw);
+    assert!(app(json!({"kind": "gopher"})).is_err());
+    assert!(app(json!({"kind": "http", "fromat": "raw"})).is_err());
+    assert!(matches!(
+        app(json!({"kind": "http", "format": "xml"})),
+        Ok(Err(_))
+    ));
 }

@@ -24,10 +24,11 @@ export async function loadEngine(bytes) {
 /**
  * A reverb-core registry behind the interface the shim uses. Ids are numbers; configs,
  * inputs, outputs and snapshots are the core's own types as plain objects, enums tagged by
- * `kind` (see the conventions in wasm/src/lib.rs).
+ * `kind` (see the conventions in wasm/src/lib.rs). `app` is the application at the top of
+ * every connection's stack: `{kind: 'echo'}` (the default) or `{kind: 'http', format}`.
  */
-export function createEngine(config) {
-  const r = new Registry(config);
+export function createEngine(config, app) {
+  const r = new Registry(config, app);
   return {
     accept: (now) => r.accept(now),
     input: (id, now, input) => r.handle_input(id, now, input),

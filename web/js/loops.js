@@ -365,7 +365,7 @@ class Selector extends Loop {
         return () => {
           this.wake();
           this.served(k);
-          return sim.serverRead(c, `poll(): ${c.name} readable → read()`);
+          return sim.serverRead(c, `poll(): ${c.name} readable`);
         };
       }
     }
@@ -413,14 +413,14 @@ class Tasks extends Loop {
         return () => {
           this.wake();
           this.served(k);
-          return sim.serverWritable(c, `${c.name}'s task: write_all goes on`);
+          return sim.serverWritable(c, `${c.name}'s task wakes: write_all goes on`);
         };
       }
       if (sim.serverReadable(c)) {
         return () => {
           this.wake();
           this.served(k);
-          return sim.serverRead(c, `${c.name}'s task: read()`);
+          return sim.serverRead(c, `${c.name}'s task wakes: readable`);
         };
       }
     }

@@ -67,7 +67,7 @@ function start() {
   const { preset, config, sim: simParams } = effective();
   let next;
   try {
-    next = new Simulation({ createEngine: engineApi.createEngine, config, sim: simParams, seed: scenario.seed, clients: preset.clients });
+    next = new Simulation({ createEngine: engineApi.createEngine, config, sim: simParams, seed: scenario.seed, clients: preset.clients, app: preset.app });
   } catch (e) {
     return String(e.message ?? e);
   }

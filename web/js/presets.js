@@ -157,6 +157,17 @@ export const PRESETS = [
     expect: [{ client: 0, got: '[one]\n[two]\n[three]\n', reads: 1 }],
   },
   {
+    key: 'http-pipelined',
+    title: 'HTTP: two pipelined requests split across reads',
+    lesson: 'Another application on the same stream shell: the HTTP/1.1 echo of reverb serve -l http://…, which answers each request 200 with the request itself. The client sends two requests back to back without waiting for the first answer; the server reads 16 bytes at a time, so the requests arrive cut anywhere. The layer holds a request until its head is whole, answers it, then the next — in order, whatever the reads.',
+    app: { kind: 'http' },
+    config: {},
+    sim: { read_size: 16, rx_cap: 64, tx_cap: 256, client_read_size: 256 },
+    clients: [{ name: 'client A', script: [{ at: 0, send: 'GET /one HTTP/1.1\r\nHost: reverb\r\n\r\nGET /two HTTP/1.1\r\nHost: reverb\r\n\r\n' }] }],
+    // Each answer: the status, its headers, and the request as received, byte for byte.
+    expect: [{ client: 0, got: 'HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: 35\r\n\r\nGET /one HTTP/1.1\r\nHost: reverb\r\n\r\n' + 'HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: 35\r\n\r\nGET /two HTTP/1.1\r\nHost: reverb\r\n\r\n', reads: 5 }],
+  },
+  {
     key: 'backpressure',
     title: 'A slow reader and backpressure',
     lesson: 'Client B stops reading. Its kernel buffer fills, writes go short, the core\'s output queue climbs to the high watermark and the core stops reading (READABLE off). Client A is not affected. When B reads again, the queue drains to the low watermark and reading resumes.',

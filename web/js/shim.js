@@ -117,10 +117,11 @@ export function faultHold(faults = {}) {
  * {at, half_close} | {at, abort}]}`, each optionally with its own `client_read_size`,
  * `latency`, `rx_cap` and `tx_cap` (else the simulation's). A client connects at
  * `connect_at` (0 by default) and is numbered in the order clients connect; the server
- * loop accepts it when it gets to it.
+ * loop accepts it when it gets to it. `app` is the application the core runs on every
+ * connection: the echo (the default) or `{kind: 'http'}`, the HTTP/1.1 echo.
  */
 export class Simulation {
-  constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [] }) {
+  constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [], app = null }) {
     // The views show where frames end in the output queue.
     this.config = { ...config, echo: { ...config.echo, record_frames: true } };
     this.sim = { ...SIM_DEFAULTS, ...sim };
@@ -134,7 +135,8 @@ export class Simulation {
     if (!(this.sim.on_error in ON_ERROR)) throw new Error(`on error: "${this.sim.on_error}" is neither log nor exit`);
     this.seed = seed >>> 0;
     this.rand = mulberry32(this.seed);
-    this.engine = createEngine(this.config);
+    this.app = app ?? { kind: 'echo' };
+    this.engine = createEngine(this.config, this.app);
     this.hold = faultHold(this.config.faults);
     this.loop = makeLoop(this.sim.loop, this);
     /** Set when the server process exited (`on_error: exit`): {t, reason, cid}. */
@@ -508,7 +510,11 @@ export class Simulation {
     let text;
     switch (e.kind) {
       case 'echoed':
-        text = `echoed ${e.frames} frame${e.frames === 1 ? '' : 's'} (${e.bytes} B)`;
+        // The HTTP echo counts its answers as the echo counts frames.
+        text =
+          this.app.kind === 'http'
+            ? `answered ${e.frames} request${e.frames === 1 ? '' : 's'} (${e.bytes} B of request)`
+            : `echoed ${e.frames} frame${e.frames === 1 ? '' : 's'} (${e.bytes} B)`;
         break;
       case 'read_paused':
         text = 'output at high watermark: reading paused';
@@ -690,6 +696,8 @@ export class Simulation {
         name: c.name,
         refused: c.refused,
         accepted: c.id !== null,
+        // The application the core runs: 'echo' or 'http'.
+        app: this.app.kind,
         connectedAt: c.connectedAt,
         acceptedAt: c.acceptedAt,
         wouldBlock: c.wouldBlock,

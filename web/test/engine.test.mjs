@@ -233,3 +233,28 @@ test('the same fault seed makes the same choices; connections draw their own', (
   const [a, b] = pieces(7);
   assert.notEqual(a, b, 'two connections under one seed cut differently');
 });
+
+test('the application may be the HTTP echo: a request in, its answer out; a bad app is refused by name', () => {
+  const e = createEngine({}, { kind: 'http', format: 'json' });
+  const id = e.accept(0);
+  const request = 'GET /a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n';
+  assert.equal(e.input(id, 1, { kind: 'received', bytes: bytes(request) }), request.length);
+  const outs = [];
+  for (let o = e.poll(id); o.kind !== 'timeout'; o = e.poll(id)) {
+    outs.push(o.kind === 'transmit' ? { ...o, bytes: o.bytes.slice() } : o);
+    // The snapshot still holds the answer until it is reported written.
+    if (o.kind === 'transmit') {
+      assert.equal(text(e.snapshot(id).output), text(o.bytes), 'the snapshot shows the answer queued');
+      e.input(id, 1, { kind: 'written', n: o.bytes.length });
+    }
+  }
+  assert.deepEqual(outs[0], { kind: 'event', event: { kind: 'echoed', frames: 1, bytes: request.length } });
+  const answer = text(outs.find((o) => o.kind === 'transmit').bytes);
+  const [head, body] = answer.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 200 OK\r\nContent-Type: application\/json/);
+  const json = JSON.parse(body);
+  assert.deepEqual([json.method, json.path, json.query, json.peer], ['GET', '/a', 'b=1', null]);
+  assert.throws(() => createEngine({}, { kind: 'gopher' }), /unknown variant `gopher`/);
+  assert.throws(() => createEngine({}, { kind: 'http', format: 'xml' }), /xml/);
+  assert.equal(createEngine({}, undefined).accept(0) >= 0, true, 'no app is the echo');
+});

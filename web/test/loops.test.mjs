@@ -23,7 +23,7 @@ const BOUND = 5000;
 
 function run(key, sim = {}) {
   const p = presetByKey(key);
-  const s = new Simulation({ createEngine, config: p.config, sim: { ...p.sim, ...sim }, seed: 1, clients: p.clients });
+  const s = new Simulation({ createEngine, config: p.config, sim: { ...p.sim, ...sim }, seed: 1, clients: p.clients, app: p.app });
   assert.ok(s.run(BOUND) < BOUND, `${key} settles`);
   return s;
 }

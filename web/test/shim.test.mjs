@@ -21,7 +21,7 @@ const BOUND = 5000;
 
 function simOf(preset, seed = 1) {
   const p = presetByKey(preset);
-  return new Simulation({ createEngine, config: p.config, sim: p.sim, seed, clients: p.clients });
+  return new Simulation({ createEngine, config: p.config, sim: p.sim, seed, clients: p.clients, app: p.app });
 }
 
 function runToEnd(sim) {
@@ -470,4 +470,16 @@ test('a read that ends in an over-long line shows its echoes and the error line 
 test('frames queued by end-of-stream (the flushed partial line) show up as frames too', () => {
   const sim = runToEnd(simOf('half-close'));
   assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['hello\n', 'bye']);
+});
+
+test('HTTP: two pipelined requests cut at any read size are answered whole, in order', () => {
+  const p = presetByKey('http-pipelined');
+  const want = p.expect[0].got;
+  for (let readSize = 1; readSize <= 40; readSize++) {
+    const sim = new Simulation({ createEngine, config: p.config, sim: { ...p.sim, read_size: readSize }, app: p.app, clients: p.clients });
+    runToEnd(sim);
+    assert.equal(text(sim.conns[0].got), want, `read size ${readSize}`);
+  }
+  const notes = runToEnd(simOf('http-pipelined')).ticks.flatMap((t) => t.notes);
+  assert.equal(notes.filter((n) => /^answered 1 request/.test(n.text)).length, 2);
 });

@@ -134,13 +134,20 @@ function heldNote(c, out) {
   return `<p class="note fault-l">held by the fault layer (${esc(c.fault.hold)}) until ${c.fault.at} ms</p>`;
 }
 
+/** The HTTP echo's stage 5: it marks no frame ends, so its answers are counted here and shown in the output queue. */
+function answered(core) {
+  const n = core?.counters.frames ?? 0;
+  return `<p class="figure" data-role="answered"><b>${n}</b> request${n === 1 ? '' : 's'} answered</p><p class="note">The HTTP layer marks no frame ends: each answer shows in the output queue (6) and in what the client read (8).</p>`;
+}
+
 function stage(n, title, body, note = '') {
   return `<section class="stage" aria-label="${esc(title)}"><h4><b>${n}</b> ${esc(title)}</h4>${body}${note ? `<p class="note">${note}</p>` : ''}</section>`;
 }
 
 /** `collect` framing: the echo the core holds until the quit word. */
-function collected(core) {
-  if (!core || core.framing !== 'collect') return '';
+function collected(core, app) {
+  // The HTTP echo reports collect-like bounds (a request held whole), but no quit word.
+  if (!core || core.framing !== 'collect' || app !== 'echo') return '';
   const held = core.collected;
   return `<p class="note">collected, held until the quit word (${held.length} B):</p>${byteView(held, { frameEnds: lineEnds(held), label: 'collected echo', stage: 'collected' })}`;
 }
@@ -198,10 +205,10 @@ function stages(c) {
     <span class="arrow" aria-hidden="true">→</span>
     ${stage(3, 'reads', reads)}
     <span class="arrow" aria-hidden="true">→</span>
-    ${stage(4, 'core input', (core ? gauge({ used: input.length, cap: core.input_capacity, label: 'core input buffer' }) : '') + byteView(input, { partialFrom: partialLen ? input.length - partialLen : null, frameEnds: lineEnds(input), label: 'core input', stage: 'input' }), (partial ? `<span class="partial-l">${partial}</span>` : '') + coreCap + collected(core))}
+    ${stage(4, 'core input', (core ? gauge({ used: input.length, cap: core.input_capacity, label: 'core input buffer' }) : '') + byteView(input, { partialFrom: partialLen ? input.length - partialLen : null, frameEnds: lineEnds(input), label: 'core input', stage: 'input' }), (partial ? `<span class="partial-l">${partial}</span>` : '') + coreCap + collected(core, c.app))}
   </div>
   <div class="row" aria-label="server to client">
-    ${stage(5, 'frames echoed', frames, core ? `${core.counters.frames} frame${core.counters.frames === 1 ? '' : 's'} so far` : '')}
+    ${c.app === 'http' ? stage(5, 'requests answered', answered(core)) : stage(5, 'frames echoed', frames, core ? `${core.counters.frames} frame${core.counters.frames === 1 ? '' : 's'} so far` : '')}
     <span class="arrow" aria-hidden="true">→</span>
     ${stage(6, 'core output queue', (core ? gauge({ used: out.length, cap: Math.max(core.high_watermark + core.low_watermark, out.length), low: core.low_watermark, high: core.high_watermark, label: 'output queue' }) : '') + byteView(out, { frameEnds: core?.frame_ends ?? [], label: 'output queue', stage: 'output' }), heldNote(c, out))}
     <span class="arrow" aria-hidden="true">→</span>
