@@ -431,8 +431,8 @@ impl ServeArgs {
         if tls_listeners.is_empty() {
             if self.tls_cert.is_some() || self.tls_write_cert.is_some() {
                 return Err(UsageError::Driver(
-                    "--tls-cert and --tls-write-cert need a tls://, wss:// or https:// \
-                     listener (-l tls://…)"
+                    "--tls-cert and --tls-write-cert need a tls:// listener, or a wss:// or \
+                     https:// one (-l tls://…)"
                         .into(),
                 ));
             }
