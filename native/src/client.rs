@@ -292,7 +292,9 @@ impl Session {
             return;
         }
         loop {
-            let Session { tls, ws, pending, .. } = self;
+            let Session {
+                tls, ws, pending, ..
+            } = self;
             let tls = tls.as_mut().expect("checked above");
             let upper: &[u8] = match ws {
                 Some(ws) => ws.transmit(),

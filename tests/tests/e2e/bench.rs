@@ -800,9 +800,17 @@ fn every_scheme(extra: &[&str], cert: &std::path::Path) -> Server {
 fn urls(server: &Server) -> Vec<(String, bool, bool)> {
     vec![
         (format!("tcp://{}", server.tcp[0]), false, false),
-        (format!("tls://localhost:{}", server.tls[0].port()), true, false),
+        (
+            format!("tls://localhost:{}", server.tls[0].port()),
+            true,
+            false,
+        ),
         (format!("ws://{}/echo", server.ws[0]), false, true),
-        (format!("wss://localhost:{}", server.wss[0].port()), true, true),
+        (
+            format!("wss://localhost:{}", server.wss[0].port()),
+            true,
+            true,
+        ),
     ]
 }
 
@@ -854,16 +862,7 @@ fn the_text_report_has_a_line_per_handshake_apart_from_the_connect() {
     let cert = temp_file("lines.pem");
     let server = every_scheme(&[], &cert);
     let url = format!("wss://localhost:{}", server.wss[0].port());
-    let (out, text) = bench_text(&[
-        &url,
-        "-c",
-        "2",
-        "-n",
-        "50",
-        "--warmup",
-        "0s",
-        "--insecure",
-    ]);
+    let (out, text) = bench_text(&[&url, "-c", "2", "-n", "50", "--warmup", "0s", "--insecure"]);
     assert!(out.status.success(), "{text}");
     let line = |label: &str| {
         text.lines()
@@ -874,13 +873,12 @@ fn the_text_report_has_a_line_per_handshake_apart_from_the_connect() {
     assert!(line("connect").contains("p50 "), "{text}");
     let tls = line("tls");
     assert!(
-        tls.contains("p50 ") && tls.contains("p99 ") && tls.ends_with("handshake after the connect"),
+        tls.contains("p50 ")
+            && tls.contains("p99 ")
+            && tls.ends_with("handshake after the connect"),
         "{text}"
     );
-    assert!(
-        line("websocket").ends_with("handshake after tls"),
-        "{text}"
-    );
+    assert!(line("websocket").ends_with("handshake after tls"), "{text}");
     assert!(text.contains(", protocol 0\n"), "{text}");
     assert!(text.starts_with(&format!("reverb bench {url}: ")), "{text}");
     // Plain TCP's report has neither line, nor the protocol count.
@@ -895,7 +893,10 @@ fn the_text_report_has_a_line_per_handshake_apart_from_the_connect() {
         "--line",
     ]);
     assert!(out.status.success(), "{text}");
-    assert!(!text.contains("  tls ") && !text.contains("handshake"), "{text}");
+    assert!(
+        !text.contains("  tls ") && !text.contains("handshake"),
+        "{text}"
+    );
     assert!(!text.contains("protocol"), "{text}");
     let _ = std::fs::remove_file(cert);
 }
@@ -905,7 +906,16 @@ fn a_server_that_alters_every_echo_fails_the_bench_inside_tls_and_websocket() {
     let cert = temp_file("alter.pem");
     let server = every_scheme(&["--prefix", ">"], &cert);
     for (url, tls, _) in urls(&server) {
-        let mut args = vec![url.as_str(), "-c", "1", "-n", "10", "--warmup", "0s", "--line"];
+        let mut args = vec![
+            url.as_str(),
+            "-c",
+            "1",
+            "-n",
+            "10",
+            "--warmup",
+            "0s",
+            "--line",
+        ];
         if tls {
             args.extend(["--ca", cert.to_str().unwrap()]);
         }
@@ -980,7 +990,10 @@ fn a_bit_flipped_inside_a_tls_record_is_a_protocol_error_that_fails_the_run() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{json}");
     assert_eq!(json["protocol_errors"], 1, "{json}");
-    assert_eq!(json["mismatches"], 0, "TLS caught it, not the pattern: {json}");
+    assert_eq!(
+        json["mismatches"], 0,
+        "TLS caught it, not the pattern: {json}"
+    );
     assert!(first_error(&json).starts_with("tls: "), "{json}");
     let _ = std::fs::remove_file(cert);
 }
@@ -1082,7 +1095,10 @@ fn failing_ws_run(addr: SocketAddr, extra: &[&str]) -> Value {
 /// rest, or relays it to `upstream`.
 pub(crate) fn proxy_listener(
     upstream: Option<SocketAddr>,
-) -> (SocketAddr, std::sync::mpsc::Receiver<(Vec<u8>, SocketAddr, SocketAddr)>) {
+) -> (
+    SocketAddr,
+    std::sync::mpsc::Receiver<(Vec<u8>, SocketAddr, SocketAddr)>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (send, receive) = std::sync::mpsc::channel();
@@ -1140,7 +1156,11 @@ pub(crate) fn proxy_listener(
 
 /// The header the spec gives for a TCP/IPv4 connection from `source` to `destination`,
 /// written out by hand from HAProxy's proxy-protocol.txt.
-pub(crate) fn expected_header(version: &str, source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
+pub(crate) fn expected_header(
+    version: &str,
+    source: SocketAddr,
+    destination: SocketAddr,
+) -> Vec<u8> {
     let (SocketAddr::V4(s), SocketAddr::V4(d)) = (source, destination) else {
         panic!("IPv4 loopback only");
     };
