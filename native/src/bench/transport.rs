@@ -335,3 +335,175 @@ impl Upper {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::{Histogram, Pattern};
+    use reverb_core::{Config, Echo, Instant, Layer};
+    use reverb_tls::{ServerTls, Tls};
+    use reverb_ws::{Ws, WsConfig};
+
+    const SIZE: usize = 64;
+
+    fn addrs() -> (SocketAddr, SocketAddr) {
+        (
+            "127.0.0.1:50000".parse().unwrap(),
+            "127.0.0.1:7444".parse().unwrap(),
+        )
+    }
+
+    /// Moves bytes between the layers and a server stack in memory until both are
+    /// quiet, the server's output cut into pieces of `piece` bytes; returns what the
+    /// layers reported, merged.
+    fn exchange(
+        layers: &mut Layers,
+        load: &mut LoadConn,
+        server: &mut impl Layer,
+        now: u64,
+        piece: usize,
+    ) -> Inbound {
+        let mut total = Inbound::default();
+        let mut latency = Histogram::default();
+        for _ in 0..1000 {
+            let mut moved = false;
+            layers.pump(load);
+            let up = layers.wire(load).to_vec();
+            if !up.is_empty() {
+                let n = server.receive(Instant::ZERO, &up);
+                layers.wrote(n, load);
+                moved |= n > 0;
+            }
+            let down = server.transmit().to_vec();
+            if !down.is_empty() {
+                server.transmitted(Instant::ZERO, down.len());
+                for chunk in down.chunks(piece) {
+                    let mut measure = Measure {
+                        from: 0,
+                        latency: &mut latency,
+                    };
+                    let inbound = layers
+                        .receive(chunk, load, now, &mut measure)
+                        .unwrap_or_else(|e| panic!("{e:?}"));
+                    total.measured += inbound.measured;
+                    total.tls_handshake = total.tls_handshake.or(inbound.tls_handshake);
+                    total.ws_handshake = total.ws_handshake.or(inbound.ws_handshake);
+                    total.ended |= inbound.ended;
+                }
+                moved = true;
+            }
+            if !moved {
+                return total;
+            }
+        }
+        panic!("never settled");
+    }
+
+    #[test]
+    fn wss_is_websocket_inside_tls_each_handshake_timed_and_every_byte_checked() {
+        let server_tls = ServerTls::self_signed(&["localhost".into()]).unwrap();
+        let config = Config::default().validate().unwrap();
+        for piece in [1, 7, 1 << 16] {
+            let mut server = Tls::new(
+                &server_tls,
+                Instant::ZERO,
+                Ws::new(
+                    &WsConfig::default(),
+                    Instant::ZERO,
+                    Echo::new(config.clone(), Instant::ZERO),
+                ),
+            );
+            let wiring = Wiring {
+                proxy: None,
+                tls: Some((ClientTls::insecure(), "localhost".into())),
+                ws: Some("ws://localhost:7444/".into()),
+                text: true,
+            };
+            let (source, destination) = addrs();
+            let mut layers = wiring.open(source, destination, 1_000, SIZE).unwrap();
+            let mut load = LoadConn::new(
+                7,
+                Pattern {
+                    size: SIZE,
+                    line: true,
+                },
+            );
+            assert!(!layers.ready());
+            let inbound = exchange(&mut layers, &mut load, &mut server, 5_000, piece);
+            assert!(layers.ready(), "piece {piece}");
+            assert_eq!(inbound.tls_handshake, Some(4_000), "from the connect");
+            assert_eq!(inbound.ws_handshake, Some(0), "from the end of TLS");
+            for _ in 0..3 {
+                load.queue(5_000, 5_000);
+            }
+            let inbound = exchange(&mut layers, &mut load, &mut server, 6_000, piece);
+            assert_eq!((inbound.measured, load.verified()), (3, 3), "piece {piece}");
+            assert_eq!(load.in_flight(), 0);
+            // The end: a close frame, then close_notify; the server answers both.
+            layers.finish(&mut load);
+            let inbound = exchange(&mut layers, &mut load, &mut server, 7_000, piece);
+            assert!(inbound.ended, "piece {piece}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_header_goes_first_then_the_load_bytes_as_they_are() {
+        let wiring = Wiring {
+            proxy: Some(ProxyVersion::V1),
+            ..Wiring::default()
+        };
+        assert!(!wiring.plain());
+        let (source, destination) = addrs();
+        let mut layers = wiring.open(source, destination, 0, SIZE).unwrap();
+        assert!(layers.ready(), "no handshake to wait for");
+        let mut load = LoadConn::new(
+            1,
+            Pattern {
+                size: SIZE,
+                line: false,
+            },
+        );
+        load.queue(0, 0);
+        let header = b"PROXY TCP4 127.0.0.1 127.0.0.1 50000 7444\r\n";
+        assert_eq!(layers.wire(&load), header);
+        layers.wrote(10, &mut load);
+        assert_eq!(layers.wire(&load), &header[10..], "a short write resumes");
+        layers.wrote(header.len() - 10, &mut load);
+        let message = load.pending().to_vec();
+        assert_eq!(layers.wire(&load), message, "then the message itself");
+        layers.wrote(SIZE, &mut load);
+        assert!(!layers.wants_write(&load));
+    }
+
+    #[test]
+    fn a_refused_upgrade_is_a_failed_handshake() {
+        let wiring = Wiring {
+            ws: Some("ws://localhost:1/".into()),
+            ..Wiring::default()
+        };
+        let (source, destination) = addrs();
+        let mut layers = wiring.open(source, destination, 0, SIZE).unwrap();
+        let mut load = LoadConn::new(
+            1,
+            Pattern {
+                size: SIZE,
+                line: false,
+            },
+        );
+        let mut latency = Histogram::default();
+        let mut measure = Measure {
+            from: 0,
+            latency: &mut latency,
+        };
+        let refusal = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        match layers.receive(refusal, &mut load, 0, &mut measure) {
+            Err(WireError::Handshake(what)) => {
+                assert_eq!(
+                    what,
+                    "websocket: the server refused the upgrade: HTTP 404 Not Found"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
