@@ -69,6 +69,16 @@
 //! every input drain [`Registry::poll_output`] until `timeout`, and answer every
 //! `transmit` with a `written` input before polling again.
 //!
+//! # No TypeScript declarations
+//! wasm-bindgen can write a `.d.ts` beside the glue (the xtask passes `--no-typescript`),
+//! but every value that crosses here is a `JsValue` in a serde form, which it declares
+//! `any`: the declarations would name the methods and their number arguments and say
+//! nothing about configs, inputs, outputs, events or snapshots — the part worth typing.
+//! Typing those would take derives that write TypeScript (`tsify`) on the core's public
+//! types, in `reverb-core`, and a type-checking step for a page of plain ES modules. The
+//! conventions above are the reference instead, and the node tests (`web/test/`) check
+//! every form through the real module.
+//!
 //! [`Timer`]: reverb_core::Timer
 //! [`Framing`]: reverb_core::Framing
 //! [`Phase`]: reverb_core::Phase
@@ -196,7 +206,7 @@ impl Registry {
         let app: Box<dyn Layer> = match &self.app {
             App::Echo => Box::new(Echo::new(config.clone(), now)),
             // No socket addresses in the playground: the JSON answer says `null` for them.
-            App::Http(http) => Box::new(Http::new(http, &config, now, Peer::default())),
+            App::Http(http) => Box::new(Http::new(http, config, now, Peer::default())),
         };
         let stack = Faults::new(&config.faults, number, now, app);
         let id = self.inner.accept_with(now, stack).map_err(error)?;

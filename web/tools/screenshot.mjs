@@ -1,12 +1,14 @@
-// Takes the README's screenshot: `node web/tools/screenshot.mjs [out.png] [query]`.
-// Runs the backpressure preset to the moment reading is paused, at 1280 px wide.
+// Takes the README's screenshot: `node web/tools/screenshot.mjs [out.png] [query] [steps]`
+// (`FULL=1` for the whole page). By default it runs the busy-loop preset 30 steps, to the
+// moment client B types its second line: both clients served, the CPU meter at 100 % and
+// hundreds of thousands of reads that returned "would block", at 1280 px wide.
 
 import { serveWeb } from './serve.mjs';
 import { launch } from './browser.mjs';
 
 const out = process.argv[2] ?? 'docs/playground.png';
-const query = process.argv[3] ?? '?preset=backpressure&seed=1';
-const steps = Number(process.argv[4] ?? 23);
+const query = process.argv[3] ?? '?preset=busy&seed=1';
+const steps = Number(process.argv[4] ?? 30);
 
 const server = await serveWeb();
 const browser = await launch();
