@@ -29,6 +29,19 @@ use crate::net::{read_once, write_until_blocked, ReadOutcome, Registration};
 /// 64 KiB reads, one firehose client moves 1 MiB per turn and then lets the others go.
 const READ_BUDGET: usize = 16;
 
+/// How far one readiness event's reading goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadUntil {
+    /// Until a read returns less than it asked for. On Linux a stream socket's read that
+    /// returns short has emptied the receive queue, and edge-triggered epoll reports data
+    /// arriving after it as a new event; so the read that would only say `WouldBlock` is
+    /// skipped: 2 syscalls per echo instead of 3 (what tokio does on epoll).
+    ShortRead,
+    /// Until `WouldBlock`: where no event vouches for the next one (the read queue, the
+    /// peer's FIN already reported) and on other systems.
+    WouldBlock,
+}
+
 /// The selector token of a connection: its id's bits. Slot indices stay below
 /// [`MAX_CONNECTIONS_LIMIT`](super::MAX_CONNECTIONS_LIMIT), far from the reserved
 /// tokens of listeners and wakers.
@@ -261,7 +274,15 @@ impl Connections {
             self.drain(selector, id, now);
         }
         if event.is_readable() || event.is_read_closed() {
-            self.read(selector, id, now);
+            // With the peer's FIN (or an error) in the event, no further event will come:
+            // read until the end is seen. Otherwise a short read has emptied the socket.
+            let until = if !cfg!(target_os = "linux") || event.is_read_closed() || event.is_error()
+            {
+                ReadUntil::WouldBlock
+            } else {
+                ReadUntil::ShortRead
+            };
+            self.read(selector, id, now, until);
         }
     }
 
@@ -273,7 +294,8 @@ impl Connections {
             };
             if let Some(conn) = self.conn_mut(id) {
                 conn.queued = false;
-                self.read(selector, id, now);
+                // No event says what is there now: read until the socket says so.
+                self.read(selector, id, now, ReadUntil::WouldBlock);
             }
         }
     }
@@ -313,7 +335,7 @@ impl Connections {
 
     /// Reads until `WouldBlock`, the core's capacity, or the budget; drains after each
     /// read (rule 2), so the echo of one read is written before the next read.
-    fn read(&mut self, selector: &mio::Registry, id: ConnId, now: Instant) {
+    fn read(&mut self, selector: &mio::Registry, id: ConnId, now: Instant, until: ReadUntil) {
         let mut buf = std::mem::take(&mut self.buf);
         for _ in 0..READ_BUDGET {
             let capacity = self.registry.get(id).map_or(0, |c| c.receive_capacity());
@@ -328,6 +350,11 @@ impl Connections {
                 ReadOutcome::Data(n) => {
                     let taken = self.input(id, now, Input::Received(&buf[..n]));
                     debug_assert_eq!(taken, n, "a read within the capacity is taken whole");
+                    if n < limit && until == ReadUntil::ShortRead {
+                        self.drain(selector, id, now);
+                        self.buf = buf;
+                        return;
+                    }
                 }
                 ReadOutcome::Closed => {
                     self.input(id, now, Input::PeerClosed);

@@ -81,3 +81,22 @@ fn connections_beyond_the_limit_are_closed_at_once_and_counted() {
     let warnings = server.log().matches("connection limit reached").count();
     assert_eq!(warnings, 3, "the first ones are kept:\n{}", server.log());
 }
+
+#[test]
+fn data_and_fin_arriving_together_are_both_seen_every_time() {
+    // The read loop stops at a short read on Linux (the socket is empty then); a FIN that
+    // came with the data is already in that readiness event, and must still end the
+    // connection: a few hundred tries, each a line and the FIN in quick succession.
+    let server = Server::start(&["--threads", "1"]);
+    for i in 0..300 {
+        let mut client = server.connect();
+        let line = format!("{i}\n");
+        client.send(line.as_bytes());
+        client.finish();
+        assert_eq!(
+            client.read_to_end().unwrap(),
+            line.as_bytes(),
+            "try {i}: the echo, then the server's FIN"
+        );
+    }
+}
