@@ -244,6 +244,15 @@ pub struct ServeArgs {
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Write the process id to FILE once every socket is bound; removed on a clean exit [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Read settings from this TOML file: keys are these flags' long names; flags and REVERB_* variables override it [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective settings (file, variables and flags) as a TOML file and exit, binding nothing
+    #[arg(long)]
+    pub print_config: bool,
     /// Faults injected on purpose, for testing clients.
     #[command(flatten)]
     pub faults: FaultArgs,
