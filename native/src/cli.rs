@@ -449,6 +449,12 @@ impl ServeArgs {
         }
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => ServerTls::from_pem_files(cert, key),
+            // Clap pairs the flags; a config file's defaults escape that check.
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(UsageError::Driver(
+                    "--tls-cert and --tls-key go together: a certificate needs its key".into(),
+                ))
+            }
             _ => {
                 let mut names = vec!["localhost".to_owned()];
                 for listener in tls_listeners {
