@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod client;
 mod closing;
+mod config;
 mod faults;
 mod http;
 mod injected;
