@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod closing;
 mod config;
+mod deploy;
 mod faults;
 mod http;
 mod injected;
