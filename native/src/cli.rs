@@ -250,7 +250,7 @@ pub struct ServeArgs {
     /// Read settings from this TOML file: keys are these flags' long names; flags and REVERB_* variables override it [default: none]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Print the effective settings (file, variables and flags) as a TOML file and exit, binding nothing
+    /// Check the effective settings (file, variables and flags), print them as a TOML file and exit, binding nothing
     #[arg(long)]
     pub print_config: bool,
     /// Faults injected on purpose, for testing clients.

@@ -22,6 +22,11 @@ fn main() -> ExitCode {
     let cli = parsed.cli;
     if let (Command::Serve(args), Some(effective)) = (&cli.command, &parsed.effective) {
         if args.print_config {
+            // Checked as a start would check it, binding nothing: a file that prints is
+            // one that starts.
+            if let Err(e) = args.options() {
+                return fail(2, &e);
+            }
             print!("{effective}");
             return ExitCode::SUCCESS;
         }

@@ -199,6 +199,20 @@ fn a_wrong_file_or_variable_is_named_with_its_key_and_exits_2() {
         "{err}"
     );
     let _ = file;
+    // --print-config checks what it prints as a start would.
+    let (status, out, err) = run(
+        &[
+            "serve",
+            "--low-watermark",
+            "64KiB",
+            "--high-watermark",
+            "16KiB",
+            "--print-config",
+        ],
+        b"",
+    );
+    assert_eq!(status.code(), Some(2));
+    assert!(out.is_empty() && err.contains("watermark"), "{out}{err}");
     let (status, _, err) = run_with_env(&[("REVERB_MODE", "fast")], &["serve"]);
     assert_eq!(status.code(), Some(2));
     assert!(
