@@ -48,6 +48,8 @@ pub(super) fn with_env(arg: Arg) -> Arg {
     arg.env(name)
 }
 
+/// A repeatable flag's variable as its values: split at every comma, nothing trimmed
+/// (a space may belong to a listener's `?prefix=`).
 pub(super) fn split_list(value: &OsStr) -> Vec<String> {
     value
         .to_string_lossy()

@@ -14,6 +14,7 @@ use super::SettingsError;
 /// A config file: each key a long flag name, each value as the flag would take it.
 #[derive(Debug, Clone)]
 pub(super) struct ConfigFile {
+    /// Where it was read from, for every message about it.
     pub(super) path: PathBuf,
     /// The values, as text, by key; a list for a repeatable flag.
     pub(super) values: BTreeMap<String, Vec<String>>,
@@ -22,6 +23,8 @@ pub(super) struct ConfigFile {
 }
 
 impl ConfigFile {
+    /// Reads and parses the file; what its keys and values mean is checked by `check`,
+    /// once the flags are known.
     pub(super) fn read(path: &Path) -> Result<ConfigFile, SettingsError> {
         let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
             path: path.to_owned(),
