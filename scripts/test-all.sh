@@ -75,6 +75,11 @@ cargo build --quiet -p reverb-core --target wasm32-unknown-unknown --release
 step "cargo build (xtask, binaries)"
 cargo build --quiet --workspace --bins
 
+# The container image's build step (deploy/Dockerfile), word for word, so what the image
+# builds is what CI built; tests/tests/e2e/deploy.rs checks that the two lines match.
+step "cargo build --release -p reverb (deploy/Dockerfile's build step)"
+cargo build --release -p reverb
+
 # The core's properties run 1024 cases each here (256 in a developer's quick run): about
 # 10 s more on 2 cores, measured, for four times the search.
 step "cargo test (properties at 1024 cases)"

@@ -3,7 +3,8 @@
 //! serves an echo on loopback (and `systemd-analyze verify` accepts the unit where it is
 //! installed), the Kubernetes manifests parse (Debian's `python3-yaml`) and their
 //! container's arguments and variables are accepted by `reverb serve --print-config`, and
-//! so are the Dockerfile's, whose build step is the README's build command.
+//! so are the Dockerfile's, whose build step is the README's build command and a step of
+//! `scripts/test-all.sh`, which CI runs.
 //!
 //! `--admin` and `--shutdown-delay` came with the metrics work: where the binary does not
 //! know them yet, they are left out of what runs, and everything else is still checked.
@@ -344,6 +345,11 @@ fn the_dockerfile_builds_as_the_readme_says_runs_unprivileged_and_its_command_is
     assert!(
         readme.contains(&format!("\n{}\n", run.1)),
         "the README builds otherwise"
+    );
+    let ci = read("scripts/test-all.sh");
+    assert!(
+        ci.contains(&format!("\n{}\n", run.1)),
+        "CI builds otherwise"
     );
     let get = |op: &str| {
         last.iter()
