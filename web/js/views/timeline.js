@@ -1,7 +1,8 @@
 // The timeline: one lane per connection, virtual time left to right. Each kind of mark
 // has its own shape (and a legend), so colour is never the only way to tell them apart.
 // Bands show spans: reading paused by backpressure (the lane's height), and output held by
-// the fault layer (a hatched strip along the lane's foot, while its deadline runs).
+// the fault layer (a hatched strip along the lane's foot: a delay's from the layer's own
+// held and released events, pacing's while its deadline runs).
 
 import { esc } from './html.js';
 
