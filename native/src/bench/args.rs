@@ -43,6 +43,9 @@ pub struct BenchArgs {
     /// Open loop: send R messages/s in total, latency from intended send time [default: closed loop]
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
+    /// Churn: open R connections/s in total (open loop), each connects, echoes one message, is checked and closed; -c is then the most open at once [default: off]
+    #[arg(long, value_name = "R", conflicts_with_all = ["rate", "idle", "requests", "pipeline", "expect_resets", "expect_closes"])]
+    pub connect_rate: Option<f64>,
     /// Give up on a connect, an owed echo or a due message that waited this long
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub timeout: Duration,
@@ -112,6 +115,14 @@ impl BenchArgs {
         if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err("--rate must be a positive number of messages per second".to_owned());
         }
+        if self
+            .connect_rate
+            .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+        {
+            return Err(
+                "--connect-rate must be a positive number of connections per second".to_owned(),
+            );
+        }
         let duration = match (self.duration, self.requests) {
             (None, None) => Some(Duration::from_secs(10)),
             (d, _) => d,
@@ -130,6 +141,7 @@ impl BenchArgs {
             threads: self.threads,
             line: self.line,
             rate: self.rate,
+            connect_rate: self.connect_rate,
             timeout: self.timeout,
             idle: self.idle.zip(self.hold),
             expect: Expect {

@@ -79,6 +79,9 @@ pub struct BenchOptions {
     pub line: bool,
     /// Open loop: messages per second in total.
     pub rate: Option<f64>,
+    /// `--connect-rate`: churn, connections per second in total (each connects, echoes
+    /// one message, is checked and closed); `connections` is then the most open at once.
+    pub connect_rate: Option<f64>,
     /// Longest wait for a connect, for an owed echo to progress, or for a due message to
     /// find a free connection (open loop).
     pub timeout: Duration,
@@ -161,6 +164,7 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
                 one_each: opts.idle.is_some(),
                 expect: opts.expect,
                 wiring: wiring.clone(),
+                churn: opts.connect_rate.map(|r| r / threads as f64),
             };
             first_id += count as u64;
             plan
