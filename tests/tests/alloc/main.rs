@@ -3,66 +3,15 @@
 //!
 //! The counter is per thread, so the tests of this binary can run side by side: each counts
 //! only what its own thread allocates, and the core runs on the thread that drives it.
-//! A binary of its own because a `#[global_allocator]` is one per binary.
+//! A binary of its own because a `#[global_allocator]` is one per binary; the server's own
+//! loop, whose thread the test does not own, is counted in `alloc_server`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
 
+use counting::allocations_in;
 use reverb_core::{
     Config, Connection, EchoConfig, Framing, Input, Instant, Output, Registry, ValidConfig,
 };
-
-/// The system allocator, counting the allocations (and reallocations) of each thread.
-struct Counting;
-
-thread_local! {
-    // `const` and a plain `Cell`: reading it allocates nothing and registers no destructor,
-    // so the allocator may use it.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    // `try_with`: a thread being torn down has no counter left, and needs none.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every call is passed to `System` unchanged; the counting touches no memory that
-// the allocation could overlap. A global allocator cannot be written without `unsafe`.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-/// Allocations this thread made while `f` ran.
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 /// Round trips measured after the warmup: enough that one allocation every few hundred
 /// (a buffer growing, a heap of deadlines growing) would show.
