@@ -41,6 +41,11 @@ SCENARIOS = [
 RATES = [5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 120_000]
 
 
+def ms(seconds):
+    """A duration for `reverb bench`, which takes whole units (`1500ms`, not `1.5s`)."""
+    return f"{round(seconds * 1000)}ms"
+
+
 def servers():
     """Each server: a name, how to start it on a port, and a colour for the SVG."""
     bench = ROOT / "bench"
@@ -108,7 +113,7 @@ def load(command, port, connections, size):
     server = start(command, port)
     try:
         run = bench(port, ["-c", str(connections), "-s", str(size),
-                           "-d", f"{SECONDS}s", "--warmup", f"{WARMUP}s"])
+                           "-d", ms(SECONDS), "--warmup", ms(WARMUP)])
         time.sleep(WARMUP)
         perf = perf_attach(server.pid)
         out, _ = run.communicate(timeout=SECONDS + 60)
