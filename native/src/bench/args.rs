@@ -13,7 +13,7 @@ use crate::units::{parse_duration, parse_size};
 /// a default value; the others say it in their text.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Echo server to load (any, not only reverb): HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH] or wss://…
+    /// Echo server to load (any, not only reverb): HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH], wss://…, or reverb's HTTP echo: http://HOST:PORT[/PATH], https://…
     #[arg(value_name = "URL")]
     pub addr: String,
     /// Connections to open
@@ -64,10 +64,10 @@ pub struct BenchArgs {
     /// The server closes connections on purpose (serve --close-after, --fault-chance): count each close and the messages it loses, reconnect, go on [default: a close fails the run]
     #[arg(long, conflicts_with = "idle")]
     pub expect_closes: bool,
-    /// tls:// and wss://: trust the certificates in this PEM file (the server's --tls-write-cert, or its CA)
+    /// tls://, wss:// and https://: trust the certificates in this PEM file (the server's --tls-write-cert, or its CA)
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
-    /// tls:// and wss://: accept any certificate (a test server's self-signed one) [default: off]
+    /// tls://, wss:// and https://: accept any certificate (a test server's self-signed one) [default: off]
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
     /// Send a PROXY protocol header (HAProxy's v1 text or v2 binary) first on each connection, announcing its real addresses [default: none]
@@ -96,7 +96,7 @@ impl BenchArgs {
             }
             (ca, insecure, false) if ca.is_some() || insecure => {
                 return Err(format!(
-                    "--ca and --insecure are for tls:// and wss:// URLs, not {target}"
+                    "--ca and --insecure are for tls://, wss:// and https:// URLs, not {target}"
                 ))
             }
             _ => None,

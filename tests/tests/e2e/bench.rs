@@ -1249,8 +1249,11 @@ fn send_proxy_goes_before_the_tls_handshake() {
 fn tls_settings_belong_to_tls_urls() {
     let cases: [(&[&str], &str); 3] = [
         (&["tls://127.0.0.1:9"], "needs --ca FILE"),
-        (&["127.0.0.1:9", "--insecure"], "are for tls:// and wss://"),
-        (&["http://127.0.0.1:9"], "unknown scheme"),
+        (
+            &["127.0.0.1:9", "--insecure"],
+            "are for tls://, wss:// and https://",
+        ),
+        (&["gopher://127.0.0.1:9"], "unknown scheme"),
     ];
     for (args, why) in cases {
         let out = Command::new(support::binary())
@@ -1385,4 +1388,81 @@ fn churn_refuses_flags_it_cannot_honour() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(why), "{args:?}: {err}");
     }
+}
+
+// ---- http:// and https://: reverb's HTTP echo ----
+
+#[test]
+fn the_http_echo_passes_a_verified_bench_pipelined_and_over_tls() {
+    let cert = temp_file("http.pem");
+    let server = Server::start(&[
+        "-l",
+        "http://127.0.0.1:0",
+        "-l",
+        "https://127.0.0.1:0",
+        "-l",
+        "http://127.0.0.1:0?format=json",
+        "--tls-write-cert",
+        cert.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    let http = format!("http://{}/echo", server.http[0]);
+    let https = format!("https://localhost:{}", server.https[0].port());
+    for (url, tls) in [(&http, false), (&https, true)] {
+        let mut args = vec![
+            url.as_str(),
+            "-c",
+            "4",
+            "-n",
+            "400",
+            "--pipeline",
+            "4",
+            "-s",
+            "1KiB",
+            "--warmup",
+            "0s",
+        ];
+        if tls {
+            args.extend(["--ca", cert.to_str().unwrap()]);
+        }
+        let (out, json) = bench(&args);
+        assert!(out.status.success(), "{url}: {json}");
+        assert_eq!(json["scheme"], if tls { "https" } else { "http" });
+        assert_eq!(json["messages"], 400, "{url}: {json}");
+        assert_eq!(json["protocol_errors"], 0, "{url}: {json}");
+        assert_eq!(json["handshake_us"]["tls"].is_object(), tls, "{json}");
+        assert!(json["handshake_us"]["websocket"].is_null(), "{json}");
+    }
+    // Churn over HTTP: a request and its answer per connection.
+    let (out, json) = bench(&[
+        &http,
+        "--connect-rate",
+        "50",
+        "-c",
+        "4",
+        "-d",
+        "200ms",
+        "--warmup",
+        "0s",
+    ]);
+    assert!(out.status.success(), "{json}");
+    assert_eq!(json["cycles"], 10, "{json}");
+    // A JSON answer is not the request sent back: a protocol error, named.
+    let json_url = format!("http://{}", server.http[1]);
+    let (out, json) = bench(&[&json_url, "-c", "1", "-n", "5", "--warmup", "0s"]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["protocol_errors"], 1, "{json}");
+    assert!(
+        first_error(&json).contains("is the listener's format raw?"),
+        "{json}"
+    );
+    let _ = std::fs::remove_file(cert);
+}
+
+#[test]
+fn reverb_client_leaves_http_to_the_bench() {
+    let (status, _, err) = support::run(&["client", "http://127.0.0.1:9"], b"");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("http:// is for reverb bench"), "{err}");
 }
