@@ -210,8 +210,8 @@ impl Report {
             if self.mode == "churn" {
                 (
                     self.unsent,
-                    "due connection not opened",
-                    "due connections not opened",
+                    "due connection never started",
+                    "due connections never started",
                 )
             } else {
                 (self.unsent, "due message not sent", "due messages not sent")
@@ -418,7 +418,7 @@ impl Report {
                     "messages"
                 },
                 if self.mode == "churn" {
-                    "opened"
+                    "started"
                 } else {
                     "sent"
                 },
@@ -470,7 +470,7 @@ impl Report {
         if let Some(due) = self.due {
             writeln!(
                 s,
-                "  due         {:>14}  {} opened, {} not opened",
+                "  due         {:>14}  {} started, {} never started (every slot busy)",
                 thousands(due),
                 thousands(due.saturating_sub(self.unsent)),
                 thousands(self.unsent)
@@ -990,6 +990,110 @@ mod tests {
             "{}",
             r.json()
         );
+    }
+
+    /// A churn report of one thread: `due` connections fell due in 3 s, `cycles` of them
+    /// went round, `unsent` never started.
+    fn churn(due: u64, cycles: u64, unsent: u64) -> Report {
+        let opts = BenchOptions {
+            connect_rate: Some(100.0),
+            ..options(None)
+        };
+        let mut cycle = Histogram::default();
+        for k in 1..=cycles {
+            cycle.record(k * 1_000);
+        }
+        let tally = Tally {
+            connected: cycles,
+            verified: cycles,
+            messages: cycles,
+            window: (0, 3_000_000_000),
+            due,
+            unsent,
+            cycles,
+            cycle,
+            ..Tally::default()
+        };
+        let second = Duration::from_secs(1);
+        Report::new(&opts, 1, vec![tally], second, second, vec![])
+    }
+
+    #[test]
+    fn a_churn_report_counts_connections_and_times_their_cycles() {
+        let r = churn(300, 300, 0);
+        assert!(r.success(), "{}", r.text());
+        let text = r.text();
+        assert!(
+            text.contains("churn at 100 connections/s, at most 2 open, one 64-byte message each"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  cycles                 300           100 connections/s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("300  300 started, 0 never started (every slot busy)"),
+            "{text}"
+        );
+        assert!(text.contains("  cycle       p50 150µs"), "{text}");
+        assert!(
+            text.contains("connect() to established, 300 connections"),
+            "{text}"
+        );
+        let json = r.json();
+        assert!(json.contains("\"mode\":\"churn\""), "{json}");
+        assert!(
+            json.contains("\"connect_rate\":100,\"cycles\":300,\"cycles_per_sec\":100.0,"),
+            "{json}"
+        );
+        assert!(json.contains("\"cycle_us\":{\"p50\":150.0,"), "{json}");
+    }
+
+    #[test]
+    fn churn_that_could_not_start_its_connections_fails_and_says_so() {
+        let r = churn(300, 200, 100);
+        assert!(!r.success());
+        let text = r.text();
+        assert!(
+            text.contains("could not keep rate: 100 of 300 due connections not started"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAILED: 100 due connections never started"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_json_carries_each_histogram_whole_and_a_percentile_table() {
+        let mut latency = Histogram::default();
+        for v in [10_000, 20_000, 30_000] {
+            latency.record(v);
+        }
+        let r = report(
+            None,
+            Tally {
+                latency,
+                messages: 3,
+                verified: 3,
+                ..Tally::default()
+            },
+        );
+        let json = r.json();
+        assert!(
+            json.contains("\"latency_percentiles_us\":[[0,10.000],[50,20.015],"),
+            "{json}"
+        );
+        assert!(json.contains("[100,30.000]]"), "{json}");
+        assert!(
+            json.contains("\"histograms\":{\"unit\":\"ns\",\"encoding\":\"hdrhistogram-v2-deflate-base64\",\"latency\":\"HISTF"),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"tls_handshake\":null,\"ws_handshake\":null}"),
+            "{json}"
+        );
+        assert!(json.contains("\"cycle_us\":null"), "no churn: {json}");
     }
 
     #[test]

@@ -550,7 +550,7 @@ impl Worker<'_> {
     /// Churn: opens a connection for each one due, oldest first, in a free slot, while
     /// fewer than `connections` are open: the bound that keeps a dead server from using
     /// up the file descriptors. A connection that finds no slot waits and keeps its due
-    /// time; one still waiting when the run ends is counted as not opened.
+    /// time; one still waiting when the run ends is counted as never started.
     fn churn_dispatch(&mut self, t: u64) {
         if self.abandoned {
             return;
