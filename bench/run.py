@@ -6,7 +6,8 @@ load generator saw (round trips per second, latency percentiles, every byte veri
 what the server spent, measured on the server itself: CPU per round trip (`perf stat`'s
 task-clock of the server's process) and syscalls per round trip (`perf stat -e
 raw_syscalls:sys_enter`, exact where timings are noisy). Then idle memory per connection,
-and an open-loop rate sweep drawn as an SVG of latency against offered load.
+an open-loop rate sweep drawn as an SVG of latency against offered load, and reverb over
+tls://, ws://, wss://, http:// and https:// beside raw TCP.
 
 Loopback only: every server listens on 127.0.0.1, and every process started is stopped.
 """
@@ -23,7 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-REVERB = ROOT / "target" / "release" / "reverb"
+# Where run.sh's `cargo build --release` put it: CARGO_TARGET_DIR, if set, as cargo does.
+REVERB = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "reverb"
 SECONDS = float(os.environ.get("BENCH_SECS", "5"))
 WARMUP = 1.0
 BASE_PORT = 7300
@@ -37,8 +39,22 @@ SCENARIOS = [
     ("50 × 16 KiB", 50, 16384),
 ]
 
+# reverb's own protocols beside raw TCP: (label, connections, message size).
+TRANSPORT_SCENARIOS = [
+    ("50 × 64 B", 50, 64),
+    ("50 × 1 KiB", 50, 1024),
+]
+# The URL schemes `reverb bench` speaks; each listener echoes raw, as the tcp one does
+# (`http://`: each message one POST, answered with the request as it came).
+SCHEMES = ["tcp", "tls", "ws", "wss", "http", "https"]
+
 # Offered loads for the sweep, messages per second over 50 connections.
 RATES = [5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 120_000]
+
+
+def ms(seconds):
+    """A duration for `reverb bench`, which takes whole units (`1500ms`, not `1.5s`)."""
+    return f"{round(seconds * 1000)}ms"
 
 
 def servers():
@@ -55,6 +71,15 @@ def servers():
         ("Python asyncio", lambda p: [sys.executable, str(bench / "servers" / "asyncio_echo.py"),
                                       "127.0.0.1", str(p)], "#7048e8"),
     ]
+
+
+def transport(scheme):
+    """`reverb serve` with one listener of `scheme` (raw echo), and the bench's extra
+    flags for it (a test server's self-signed certificate is accepted)."""
+    command = lambda p: [str(REVERB), "serve", "-l", f"{scheme}://127.0.0.1:{p}",
+                         "--mode", "raw", "--threads", "1", "-q"]
+    extra = ["--insecure"] if scheme in ("tls", "wss", "https") else []
+    return command, extra
 
 
 def start(command, port):
@@ -76,9 +101,9 @@ def stop(proc):
         proc.wait()
 
 
-def bench(port, extra):
-    command = ["taskset", "-c", "1", str(REVERB), "bench", f"127.0.0.1:{port}", "--json",
-               "--line", *extra]
+def bench(port, extra, scheme="tcp"):
+    command = ["taskset", "-c", "1", str(REVERB), "bench", f"{scheme}://127.0.0.1:{port}",
+               "--json", "--line", *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
 
@@ -102,13 +127,13 @@ def perf_read(perf):
     return values.get("task-clock", 0.0), values.get("raw_syscalls:sys_enter", 0.0)
 
 
-def load(command, port, connections, size):
+def load(command, port, connections, size, scheme="tcp", extra=()):
     """One closed-loop run: the bench's report and the server's CPU and syscalls over
     the measured window (after the warmup)."""
     server = start(command, port)
     try:
         run = bench(port, ["-c", str(connections), "-s", str(size),
-                           "-d", f"{SECONDS}s", "--warmup", f"{WARMUP}s"])
+                           "-d", ms(SECONDS), "--warmup", ms(WARMUP), *extra], scheme)
         time.sleep(WARMUP)
         perf = perf_attach(server.pid)
         out, _ = run.communicate(timeout=SECONDS + 60)
@@ -219,7 +244,7 @@ def machine():
 def main():
     OUT.mkdir(exist_ok=True)
     results = {"machine": machine(), "seconds": SECONDS, "scenarios": {}, "idle": {},
-               "sweeps": []}
+               "sweeps": [], "transports": {}}
     port = BASE_PORT
     for name, command, colour in servers():
         for label, connections, size in SCENARIOS:
@@ -233,6 +258,13 @@ def main():
             port += 1
             print(f"{name}: rate sweep", flush=True)
             results["sweeps"].append((name, colour, sweep(command, port)))
+    for scheme in SCHEMES:
+        command, extra = transport(scheme)
+        for label, connections, size in TRANSPORT_SCENARIOS:
+            port += 1
+            print(f"reverb {scheme}://: {label}", flush=True)
+            results["transports"].setdefault(label, {})[scheme] = load(
+                command, port, connections, size, scheme, extra)
     (OUT / "results.json").write_text(json.dumps(results, indent=2))
     (ROOT / "bench" / "latency.svg").write_text(svg(results["sweeps"]))
     write_markdown(results)
@@ -269,6 +301,30 @@ def write_markdown(r):
             ratio = m["cpu_us_per_rt"] / c["cpu_us_per_rt"] if c.get("cpu_us_per_rt") else 0
             ok = "" if m["ok"] else " (failed)"
             lines.append(f"| {name}{ok} | {m['messages_per_sec']:,.0f} | "
+                         f"{m['p50_us']:.0f} µs | {m['p99_us']:.0f} µs | "
+                         f"{m['cpu_us_per_rt']:.2f} | {ratio:.2f} | "
+                         f"{m['syscalls_per_rt']:.2f} |")
+        lines.append("")
+    lines += ["## reverb over TLS, WebSocket and HTTP", "",
+              "The same closed loop against one `reverb serve --mode raw` listener of each",
+              "scheme, `reverb bench` speaking it (`--insecure` for the self-signed",
+              "certificate; each message one WebSocket message, or the body of one HTTP",
+              "`POST` on a kept-alive connection, answered with the whole request). The",
+              "handshakes happen in the warmup, so this is each protocol's cost per round",
+              "trip; ×tcp is the server's CPU per round trip against raw TCP's.", ""]
+    for label, by_scheme in r["transports"].items():
+        tcp = by_scheme.get("tcp", {})
+        lines += [f"### {label}", "",
+                  "| listener | round trips/s | p50 | p99 | CPU µs/rt | ×tcp | syscalls/rt |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for scheme in SCHEMES:
+            m = by_scheme.get(scheme)
+            if not m:
+                continue
+            ratio = (m["cpu_us_per_rt"] / tcp["cpu_us_per_rt"]
+                     if tcp.get("cpu_us_per_rt") else 0)
+            ok = "" if m["ok"] else " (failed)"
+            lines.append(f"| `{scheme}://`{ok} | {m['messages_per_sec']:,.0f} | "
                          f"{m['p50_us']:.0f} µs | {m['p99_us']:.0f} µs | "
                          f"{m['cpu_us_per_rt']:.2f} | {ratio:.2f} | "
                          f"{m['syscalls_per_rt']:.2f} |")

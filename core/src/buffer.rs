@@ -51,10 +51,19 @@ impl OutputQueue {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// Appends one echoed frame, wrapped (see [`wrap`]), and marks its end.
-    pub(crate) fn push_frame(&mut self, prefix: &[u8], content: &[u8], suffix: &[u8], end: &[u8]) {
+    /// Appends one echoed frame, wrapped (see [`wrap`]), and marks its end. Returns its
+    /// length.
+    pub(crate) fn push_frame(
+        &mut self,
+        prefix: &[u8],
+        content: &[u8],
+        suffix: &[u8],
+        end: &[u8],
+    ) -> usize {
+        let before = self.buf.len();
         wrap(&mut self.buf, prefix, content, suffix, end);
         self.end_frame();
+        self.buf.len() - before
     }
 
     /// Bytes the queue can hold without allocating.

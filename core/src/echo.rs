@@ -8,7 +8,7 @@ use crate::config::{Framing, ValidConfig};
 use crate::error::{PeerError, MAX_ERROR_LINE};
 use crate::framing::{find_newline, partial_start, partial_too_long, split_terminator, wrap};
 use crate::layer::{Layer, LayerState, Leftover};
-use crate::output::{CloseReason, Event};
+use crate::output::{CloseReason, Event, FrameKind};
 use crate::snapshot::EchoView;
 use crate::time::Instant;
 use crate::timers::{Deadlines, Timer};
@@ -108,9 +108,11 @@ impl Echo {
 
     fn echo_raw(&mut self, data: &[u8]) {
         let echo = &self.config.echo;
-        self.output
+        let len = self
+            .output
             .push_frame(&echo.prefix, data, &echo.suffix, &[]);
-        if self.output.len() >= echo.high_watermark {
+        self.queued(FrameKind::Echo, len);
+        if self.output.len() >= self.config.echo.high_watermark {
             self.pause();
         }
         self.count_frame(data.len());
@@ -232,6 +234,7 @@ impl Echo {
         if self.config.echo.framing == Framing::Collect && !self.collected.is_empty() {
             let len = self.collected.len();
             self.output.append_block(&mut self.collected);
+            self.queued(FrameKind::Collected, len);
             self.count_frame(len);
         }
     }
@@ -278,8 +281,14 @@ impl Echo {
                 Flow::Stop
             }
             Framing::Line => {
-                self.output.push_frame(prefix, content, suffix, terminator);
-                if self.output.len() >= echo.high_watermark {
+                let len = self.output.push_frame(prefix, content, suffix, terminator);
+                let kind = if terminator.is_empty() {
+                    FrameKind::Partial
+                } else {
+                    FrameKind::Echo
+                };
+                self.queued(kind, len);
+                if self.output.len() >= self.config.echo.high_watermark {
                     self.pause();
                 }
                 self.count_frame(line.len())
@@ -296,6 +305,7 @@ impl Echo {
                 if is_quit {
                     let len = self.collected.len();
                     self.output.append_block(&mut self.collected);
+                    self.queued(FrameKind::Collected, len);
                     // Close first: the collection's reason is `Collected`, not the frame
                     // limit its one frame may also reach.
                     self.begin_close(CloseReason::Collected, Leftover::Drop);
@@ -323,6 +333,17 @@ impl Echo {
             return Flow::Stop;
         }
         Flow::Continue
+    }
+
+    /// Reports a frame just queued, when frames are recorded: views ask for it, a server
+    /// does not, and pays one test of a flag.
+    fn queued(&mut self, frame: FrameKind, len: usize) {
+        if self.config.echo.record_frames {
+            self.events.push_back(Event::Queued {
+                frame,
+                len: len as u64,
+            });
+        }
     }
 
     fn pause(&mut self) {
@@ -361,6 +382,7 @@ impl Echo {
         debug_assert!(line.len() <= MAX_ERROR_LINE);
         self.output.extend(line.as_bytes());
         self.output.end_frame();
+        self.queued(FrameKind::Error, line.len());
         self.begin_close(CloseReason::PeerError(error), Leftover::Drop);
     }
 

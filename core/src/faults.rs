@@ -67,6 +67,10 @@ pub struct Faults<L> {
     injected: Option<Fault>,
     /// The event announcing it, until polled.
     announce: Option<Event>,
+    /// Whether to report what the delay holds and releases ([`Faults::recording`]).
+    record: bool,
+    /// Those reports, until polled: empty (and unallocated) unless recording.
+    reports: VecDeque<Event>,
 }
 
 /// A token bucket in thousandths of a byte, refilled by the time that passed.
@@ -148,6 +152,8 @@ impl<L: Layer> Faults<L> {
             chunk_left,
             injected: None,
             announce: None,
+            record: false,
+            reports: VecDeque::new(),
         };
         faults.frames_left = faults.draw_frames();
         // Whatever the inner layer holds from the start is released at once.
@@ -156,9 +162,24 @@ impl<L: Layer> Faults<L> {
         faults
     }
 
+    /// The same layer, reporting what its delay holds back ([`Event::Held`]) and when it
+    /// lets it go ([`Event::Released`]), so a view can show a delay without comparing
+    /// states. Views ask for it (the playground does when it records frames); a server
+    /// does not, and pays nothing.
+    pub fn recording(mut self) -> Self {
+        self.record = true;
+        self
+    }
+
     /// The layer this one wraps.
     pub fn inner(&self) -> &L {
         &self.inner
+    }
+
+    fn report(&mut self, event: Event) {
+        if self.record {
+            self.reports.push_back(event);
+        }
     }
 
     /// Frames until the next injected failure: a geometric draw (the number of trials to
@@ -187,6 +208,7 @@ impl<L: Layer> Faults<L> {
         if end == self.seen {
             return;
         }
+        let bytes = end - self.seen;
         self.seen = end;
         let Some(delay) = self.delay else {
             self.released = end;
@@ -199,20 +221,34 @@ impl<L: Layer> Faults<L> {
         };
         let due = now + delay + Duration::from_millis(jitter);
         let full = self.marks.len() >= MAX_MARKS;
-        match self.marks.back_mut() {
-            Some(last) if full || last.1 == due => *last = (end, last.1.max(due)),
-            _ => self.marks.push_back((end, due)),
-        }
+        let until = match self.marks.back_mut() {
+            Some(last) if full || last.1 == due => {
+                *last = (end, last.1.max(due));
+                last.1
+            }
+            _ => {
+                self.marks.push_back((end, due));
+                due
+            }
+        };
+        self.report(Event::Held { bytes, until });
     }
 
     /// Releases the output whose delay has passed at `now`.
     fn release(&mut self, now: Instant) {
+        let before = self.released;
         while let Some(&(end, due)) = self.marks.front() {
             if due > now {
                 break;
             }
             self.released = end;
             self.marks.pop_front();
+        }
+        if self.released > before {
+            self.report(Event::Released {
+                bytes: self.released - before,
+                held: self.seen - self.released,
+            });
         }
     }
 
@@ -325,7 +361,11 @@ impl<L: Layer> Layer for Faults<L> {
         if let Some(event) = self.announce.take() {
             return Some(event);
         }
-        let event = self.inner.poll_event()?;
+        // The inner layer's events of a call first (the frames it queued), then what this
+        // layer made of them (held, released).
+        let Some(event) = self.inner.poll_event() else {
+            return self.reports.pop_front();
+        };
         if let (Event::Echoed { frames, .. }, Some(left)) = (event, self.frames_left) {
             if frames >= left {
                 self.inject(Fault::Chance);

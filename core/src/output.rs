@@ -97,6 +97,65 @@ pub enum Event {
     /// The fault layer injected a fault, on purpose.
     #[cfg_attr(feature = "serde", serde(with = "crate::serde_forms::fault"))]
     Injected(Fault),
+    /// One frame joined the output queue, at its tail: what kind, and how many bytes of
+    /// the output stream it takes (prefix, suffix and terminator included). Only when
+    /// `record_frames` is on, for views: a server pays nothing for it. An input's frames
+    /// come in the order they were queued, before its [`Event::Echoed`]; until the next
+    /// input they are the last bytes of the queue (unless a failure dropped them all).
+    Queued {
+        /// What was queued.
+        frame: FrameKind,
+        /// Its length in the output stream.
+        len: u64,
+    },
+    /// The fault layer holds bytes the layer above just produced, until a time (`delay`,
+    /// `jitter`). Only from a fault layer built [`recording`](crate::Faults::recording).
+    Held {
+        /// Bytes newly held.
+        bytes: u64,
+        /// When they may go.
+        until: Instant,
+    },
+    /// The fault layer's delay ended for bytes it held: they may be written now. Only
+    /// from a fault layer built [`recording`](crate::Faults::recording).
+    Released {
+        /// Bytes released now.
+        bytes: u64,
+        /// Bytes it still holds after this release.
+        held: u64,
+    },
+}
+
+/// What a frame in the output queue is, in [`Event::Queued`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum FrameKind {
+    /// An echo: a whole line with its terminator, or what one read took in `raw` framing.
+    Echo,
+    /// A partial line flushed without a terminator: at the peer's end of stream, or at
+    /// the end of a message of a framed protocol below.
+    Partial,
+    /// `collect` framing's collection, whole, at the quit word or the end of the stream.
+    Collected,
+    /// The error line answering a peer error (`error: line exceeds 64 bytes`), before a
+    /// graceful close.
+    Error,
+}
+
+impl FrameKind {
+    /// A short lowercase name for logs and views.
+    pub const fn name(self) -> &'static str {
+        match self {
+            FrameKind::Echo => "echo",
+            FrameKind::Partial => "partial line",
+            FrameKind::Collected => "collection",
+            FrameKind::Error => "error line",
+        }
+    }
 }
 
 impl Event {
@@ -106,8 +165,9 @@ impl Event {
         match self {
             Event::TimedOut(Timer::Frame) => "echo",
             Event::TimedOut(_) => "stream",
-            Event::Injected(_) => "faults",
+            Event::Injected(_) | Event::Held { .. } | Event::Released { .. } => "faults",
             Event::Echoed { .. }
+            | Event::Queued { .. }
             | Event::ReadPaused
             | Event::ReadResumed
             | Event::PeerError(_)

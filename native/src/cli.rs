@@ -70,7 +70,22 @@ pub enum Command {
         after_help = "Durations: 500ms, 30s, 2m, 1h. Sizes: 4096, 64KiB, 1MiB (K/M/G are \
                             1024-based, KB/MB/GB 1000-based).\n\
                             Logs go to stderr (RUST_LOG=reverb=debug overrides -v/-q); \
-                            the listening lines and the final summary go to stdout."
+                            the listening lines and the final summary go to stdout.\n\n\
+                            Each protocol, with a client no one here wrote:\n  \
+                            reverb serve -l tcp://127.0.0.1:7007    \
+                            nc 127.0.0.1 7007\n  \
+                            reverb serve -l tls://127.0.0.1:7443 --tls-write-cert c.pem\n    \
+                            openssl s_client -quiet -CAfile c.pem -servername localhost \
+                            -connect 127.0.0.1:7443\n  \
+                            reverb serve -l ws://127.0.0.1:7080     \
+                            python3 -m websockets ws://127.0.0.1:7080/\n    \
+                            (a browser: new WebSocket('ws://127.0.0.1:7080/'))\n  \
+                            reverb serve -l wss://127.0.0.1:7444 --tls-write-cert c.pem\n    \
+                            SSL_CERT_FILE=c.pem python3 -m websockets wss://localhost:7444/\n  \
+                            reverb serve -l http://127.0.0.1:8080   \
+                            curl -d hello http://127.0.0.1:8080/path\n  \
+                            reverb serve --udp 127.0.0.1:7007       \
+                            nc -u 127.0.0.1 7007"
     )]
     Serve(Box<ServeArgs>),
     /// Send each line of stdin to a server and print what comes back

@@ -81,6 +81,13 @@ pub enum ClientError {
 /// Runs the client on the process's stdin and stdout.
 pub fn run(args: &ClientArgs) -> Result<(), ClientError> {
     let target = Target::parse(&args.addr).map_err(ClientError::Url)?;
+    if target.scheme.http() {
+        // Lines in, lines out: an HTTP exchange is no such thing (curl is the client).
+        return Err(ClientError::Url(format!(
+            "{}:// is for reverb bench; reverb client speaks tcp://, tls://, ws:// and wss://",
+            target.scheme.name()
+        )));
+    }
     let tls = if target.scheme.tls() {
         let tls = match (&args.ca, args.insecure) {
             (Some(ca), _) => {

@@ -48,7 +48,12 @@
 //! - **Events** mirror [`Event`]: `{kind: "echoed", frames, bytes}`,
 //!   `{kind: "read_paused"}`, `{kind: "read_resumed"}`, `{kind: "timed_out", timer}`,
 //!   `{kind: "peer_error", error}`, `{kind: "closing", reason}`,
-//!   `{kind: "buffers_released", bytes}`.
+//!   `{kind: "buffers_released", bytes}`, `{kind: "injected", fault}`. With
+//!   `echo.record_frames` on (the page always sets it), also each frame queued,
+//!   `{kind: "queued", frame, len}` (`frame` one of `"echo"`, `"partial"`, `"collected"`,
+//!   `"error"`; `len` its bytes in the output stream, the last of the output queue until
+//!   the next input), and what the fault layer's delay holds and lets go:
+//!   `{kind: "held", bytes, until}` and `{kind: "released", bytes, held}`.
 //! - **Close reasons** mirror [`CloseReason`] and come with the core's words for them and
 //!   whether the peer got all it was owed (a connection that ends otherwise is reset):
 //!   `{kind: "quit", text: "quit word", graceful: true}`, `{kind: "timed_out", timer:
@@ -209,6 +214,13 @@ impl Registry {
             App::Http(http) => Box::new(Http::new(http, config, now, Peer::default())),
         };
         let stack = Faults::new(&config.faults, number, now, app);
+        // The views' reports (frames queued, output held and released) come with frame
+        // recording, which the page always asks for.
+        let stack = if config.echo.record_frames {
+            stack.recording()
+        } else {
+            stack
+        };
         let id = self.inner.accept_with(now, stack).map_err(error)?;
         Ok(id.to_bits() as f64)
     }

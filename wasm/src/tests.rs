@@ -5,8 +5,8 @@
 use core::time::Duration;
 
 use reverb_core::{
-    CloseReason, Config, Connection, Counters, EchoConfig, Event, FaultConfig, Input, Instant,
-    Output, PeerError, StreamConfig, Timer,
+    CloseReason, Config, Connection, Counters, EchoConfig, Event, FaultConfig, FrameKind, Input,
+    Instant, Output, PeerError, StreamConfig, Timer,
 };
 use serde_json::{json, Value};
 
@@ -178,6 +178,24 @@ fn outputs_and_events_are_tagged_by_kind_with_named_values() {
             Output::Event(Event::Closing(CloseReason::Quit)),
             json!({ "kind": "event", "event": { "kind": "closing",
                 "reason": { "kind": "quit", "text": "quit word", "graceful": true } } }),
+        ),
+        (
+            Output::Event(Event::Queued {
+                frame: FrameKind::Error,
+                len: 28,
+            }),
+            json!({ "kind": "event", "event": { "kind": "queued", "frame": "error", "len": 28 } }),
+        ),
+        (
+            Output::Event(Event::Held {
+                bytes: 6,
+                until: Instant::from_millis(320),
+            }),
+            json!({ "kind": "event", "event": { "kind": "held", "bytes": 6, "until": 320 } }),
+        ),
+        (
+            Output::Event(Event::Released { bytes: 6, held: 7 }),
+            json!({ "kind": "event", "event": { "kind": "released", "bytes": 6, "held": 7 } }),
         ),
         (
             Output::Transmit(b"ok"),

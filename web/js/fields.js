@@ -12,7 +12,7 @@ const FIRST = ['echo', 'stream', 'faults'];
 
 /** What the page does not offer, and why. */
 const HIDDEN = {
-  'echo.record_frames': 'always on: the views show where frames end',
+  'echo.record_frames': 'always on: the views show each frame queued and where it ends',
   'faults.drop': 'UDP only; the playground plays TCP (the core refuses it here)',
   'faults.duplicate': 'UDP only; the playground plays TCP (the core refuses it here)',
   'faults.reorder': 'UDP only; the playground plays TCP (the core refuses it here)',

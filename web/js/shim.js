@@ -122,7 +122,8 @@ export function faultHold(faults = {}) {
  */
 export class Simulation {
   constructor({ createEngine, config = {}, sim = {}, seed = 1, clients = [], app = null }) {
-    // The views show where frames end in the output queue.
+    // The views show where frames end in the output queue, and each frame the core queues
+    // (its `queued` events) and what the fault layer holds (`held`, `released`).
     this.config = { ...config, echo: { ...config.echo, record_frames: true } };
     this.sim = { ...SIM_DEFAULTS, ...sim };
     // A zero-byte read or buffer would stall the loop forever (or spin it on empty reads).
@@ -374,9 +375,10 @@ export class Simulation {
 
   /** The core's deadline passed: `handle_timeout`, then drain every connection it names. */
   fireTimers(how) {
-    // Whose fault layer is due, to say so: its deadline is the one the snapshot cannot name.
-    const due = (c) => !c.released && c.faultDeadline !== null && c.faultDeadline <= this.now;
-    const faultDue = new Set(this.conns.filter(due).map((c) => c.cid));
+    // Pacing reports no event of its own: whose paced fault layer is due, to say so. (A
+    // delay's release is an event, `released`.)
+    const paced = (c) => !c.released && c.faultDeadline !== null && c.faultDeadline <= this.now;
+    const pacedDue = new Set(this.hold?.includes('pacing') ? this.conns.filter(paced).map((c) => c.cid) : []);
     this.engine.handleTimeout(this.now);
     const touched = new Set();
     for (let id = this.engine.pollReady(); id !== undefined; id = this.engine.pollReady()) {
@@ -386,14 +388,11 @@ export class Simulation {
         this.drain(c);
       }
     }
-    const what = {
-      delay: 'the delay is over, held output released',
-      pacing: 'pacing lets the next bytes go',
-      'delay and pacing': 'the fault layer releases or paces output',
-    }[this.hold];
-    const fault = Boolean(what) && [...touched].some((cid) => faultDue.has(cid));
-    const text = fault ? `timer due: fault layer — ${what}` : 'timer due: core ticked';
-    return this.record({ kind: 'timer', cid: touched.size === 1 ? [...touched][0] : null, fault, text: said(how, text) });
+    const released = (this.pendingNotes ?? []).some((n) => n.event === 'released');
+    const pacing = [...touched].some((cid) => pacedDue.has(cid));
+    const what = released ? 'the delay is over, held output released' : pacing ? 'pacing lets the next bytes go' : null;
+    const text = what ? `timer due: fault layer — ${what}` : 'timer due: core ticked';
+    return this.record({ kind: 'timer', cid: touched.size === 1 ? [...touched][0] : null, fault: Boolean(what), text: said(how, text) });
   }
 
   /** Whether the server may read `c` now: something arrived and the core takes input. */
@@ -442,27 +441,25 @@ export class Simulation {
     return this.record({ kind: 'writable', cid: c.cid, text: said(how, 'socket writable again → core Writable') });
   }
 
-  /**
-   * Feeds one input to the core and notes the frames it queued — echoes, a flushed partial
-   * line, an error line — for the "frames" view: those ending past what was queued before
-   * (less what a `written` input consumed from the front).
-   */
+  /** Feeds one input to the core; returns how many bytes of a `received` input it took. */
   feed(c, input) {
-    const before = this.engine.snapshot(c.id)?.output.length ?? 0;
-    const taken = this.engine.input(c.id, this.now, input);
-    const after = this.engine.snapshot(c.id);
-    if (after) {
-      const consumed = input.kind === 'written' ? input.n : 0;
-      for (const f of framesAfter(after, before - consumed)) c.frames.push({ t: this.now, bytes: f });
-      trim(c.frames);
-    }
-    return taken;
+    return this.engine.input(c.id, this.now, input);
   }
 
   /** Rule 2 of the run loop: after every input, drain the outputs until `timeout`. */
   drain(c) {
+    // The frames the last input queued, from its `queued` events, with the output queue
+    // as that input left it: its events all come before any other output (see takeFrames).
+    let queued = null;
     for (let i = 0; i < MAX_OUTPUTS_PER_DRAIN; i++) {
       const out = this.engine.poll(c.id);
+      if (out.kind === 'event' && out.event.kind === 'queued') {
+        queued ??= { frames: [], output: this.engine.snapshot(c.id)?.output ?? new Uint8Array() };
+        queued.frames.push(out.event);
+      } else if (queued && out.kind !== 'event') {
+        this.takeFrames(c, queued);
+        queued = null;
+      }
       switch (out.kind) {
         case 'event':
           this.onEvent(c, out);
@@ -505,6 +502,25 @@ export class Simulation {
     throw new Error(`drain of ${c.name} did not reach timeout: livelock`);
   }
 
+  /**
+   * Notes the frames one input queued, for the "frames" view: the core reports each one's
+   * kind and length in order, and until the next input they are the last bytes of its
+   * output queue. A failure (the fault word) empties the queue: frames queued before it
+   * in the same input are then shown as dropped.
+   */
+  takeFrames(c, { frames, output }) {
+    let end = output.length;
+    const taken = [];
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const { frame: kind, len } = frames[i];
+      const start = end - len;
+      taken.unshift(start >= 0 ? { kind, len, bytes: Array.from(output.subarray(start, end)) } : { kind, len, bytes: [], dropped: true });
+      end = Math.max(0, start);
+    }
+    for (const f of taken) c.frames.push({ t: this.now, ...f });
+    trim(c.frames);
+  }
+
   onEvent(c, out) {
     const e = out.event;
     let text;
@@ -537,10 +553,21 @@ export class Simulation {
       case 'injected':
         text = `fault layer: ${INJECTED[e.fault] ?? `injected ${e.fault}`}`;
         break;
+      case 'queued':
+        text = `queued ${FRAME_KINDS[e.frame] ?? e.frame}: ${e.len} B`;
+        break;
+      case 'held':
+        text = `fault layer holds ${e.bytes} B until ${e.until} ms`;
+        break;
+      case 'released':
+        text = `fault layer: delay over, ${e.bytes} B released${e.held ? ` (${e.held} B still held)` : ''}`;
+        break;
       default:
         text = e.kind;
     }
-    this.log(c, 'event', text, undefined, e.kind);
+    // A release says how much the fault layer still holds: the timeline's held band ends
+    // when nothing is.
+    this.log(c, 'event', text, undefined, e.kind, e.kind === 'released' ? { held: e.held } : null);
   }
 
   onRelease(c, out) {
@@ -671,8 +698,8 @@ export class Simulation {
 
   // ---- the recorded log ------------------------------------------------------------------
 
-  log(c, kind, text, n, event) {
-    (this.pendingNotes ??= []).push({ cid: c.cid, kind, text, n, event });
+  log(c, kind, text, n, event, extra = null) {
+    (this.pendingNotes ??= []).push({ cid: c.cid, kind, text, n, event, ...extra });
   }
 
   record(tick) {
@@ -747,6 +774,14 @@ const INJECTED = {
   chance: 'a frame drew the fault chance',
 };
 
+/** The kinds of frame the core queues (a `queued` event's `frame`), in words. */
+export const FRAME_KINDS = {
+  echo: 'an echo',
+  partial: 'a partial line, flushed',
+  collected: 'the collection',
+  error: 'an error line',
+};
+
 /** A tick's words: what woke the server loop, then what it did. */
 function said(how, text) {
   return how ? `${how} → ${text}` : text;
@@ -754,17 +789,6 @@ function said(how, text) {
 
 function trim(list) {
   if (list.length > KEEP_RECENT) list.splice(0, list.length - KEEP_RECENT);
-}
-
-/** The frames of a snapshot's output queue that end after offset `from`, by its frame ends. */
-export function framesAfter(snap, from) {
-  const out = Array.from(snap.output);
-  const ends = Array.from(snap.frame_ends);
-  const frames = [];
-  ends.forEach((end, i) => {
-    if (end > from) frames.push(out.slice(Math.max(from, i > 0 ? ends[i - 1] : 0), end));
-  });
-  return frames;
 }
 
 function plainSnapshot(s) {

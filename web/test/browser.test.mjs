@@ -110,6 +110,24 @@ test('a frame split across reads shows "read 2 of 2" and the partial frame', asy
   await page.close();
 });
 
+test('the frames stage names each frame\'s kind as the core reported it: an error line, a flushed partial line', async () => {
+  const { page, problems } = await open('?preset=one-line&seed=1&echo.max_line=6');
+  await page.click('#finish');
+  await page.fill('.conn[data-cid="0"] input[name="line"]', 'far too long');
+  await page.press('.conn[data-cid="0"] input[name="line"]', 'Enter');
+  await page.click('#finish');
+  const error = page.locator('.conn[data-cid="0"] .frames li[data-frame="error"]');
+  assert.equal(await error.count(), 1);
+  assert.match(await error.textContent(), /^error line "error: line/, 'the kind, then the frame');
+  assert.equal(await stageText(page, 0, 'got'), 'hello\nerror: line exceeds 6 bytes\n');
+  await page.close();
+  const half = await open('?preset=half-close&seed=1');
+  await half.page.click('#finish');
+  assert.match(await half.page.textContent('.conn[data-cid="0"] .frames li[data-frame="partial"]'), /partial line.*"bye"/);
+  await half.page.close();
+  assert.deepEqual([...problems, ...half.problems], []);
+});
+
 test('typing a line into a client shows its echo', async () => {
   const { page, problems } = await open('?preset=one-line&seed=1');
   await page.click('#finish');

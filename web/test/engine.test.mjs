@@ -29,8 +29,12 @@ test('a line goes in as bytes and comes out as a transmit; a short write blocks 
   const e = createEngine({ echo: { prefix: '> ', record_frames: true } });
   const id = e.accept(0);
   assert.equal(e.input(id, 5, { kind: 'received', bytes: bytes('hi\n') }), 3);
+  // With frames recorded, each frame queued comes first, with its kind and its length in
+  // the output stream (the prefix included); then the input's summary.
+  const queued = e.poll(id);
   const echoed = e.poll(id);
   const transmit = e.poll(id);
+  assert.deepEqual(queued, { kind: 'event', event: { kind: 'queued', frame: 'echo', len: 5 } });
   assert.deepEqual(echoed, { kind: 'event', event: { kind: 'echoed', frames: 1, bytes: 3 } });
   assert.equal(transmit.kind, 'transmit');
   assert.ok(transmit.bytes instanceof Uint8Array);

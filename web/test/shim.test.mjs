@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { loadEngine } from '../js/engine.js';
-import { Simulation, framesAfter, printable, toBytes } from '../js/shim.js';
+import { Simulation, printable, toBytes } from '../js/shim.js';
 import { PRESETS, presetByKey } from '../js/presets.js';
 import { mulberry32 } from '../js/rng.js';
 import { decode, encode } from '../js/url.js';
+import { renderTimeline } from '../js/views/timeline.js';
 import { configFields, formatValue, parseValue } from '../js/fields.js';
 
 const wasm = readFileSync(fileURLToPath(new URL('../pkg/reverb_wasm_bg.wasm', import.meta.url)));
@@ -302,10 +303,7 @@ test('raw framing echoes each read as one chunk, prefix and all', () => {
   assert.equal(text(sim.conns[0].got), '<abc><def><g>');
 });
 
-test('helpers: frames from frame ends, printable bytes, the seeded RNG, the URL', () => {
-  const snap = { output: toBytes('ab\ncd\nef\n'), frame_ends: [3, 6, 9] };
-  assert.deepEqual(framesAfter(snap, 3).map(text), ['cd\n', 'ef\n']);
-  assert.deepEqual(framesAfter(snap, 0).map(text), ['ab\n', 'cd\n', 'ef\n']);
+test('helpers: printable bytes, the seeded RNG, the URL', () => {
   assert.equal(printable(toBytes('a\r\n\x01')), '"a\\r\\n\\x01"');
   const r1 = mulberry32(42);
   const r2 = mulberry32(42);
@@ -459,17 +457,79 @@ test('each client can have its own latency and buffers', () => {
   assert.equal(sim.conns[1].tx.cap, 3);
 });
 
-test('a read that ends in an over-long line shows its echoes and the error line as frames', () => {
+/** A connection's frames as its view shows them: [kind, text]. */
+const framesOf = (c) => c.frames.map((f) => [f.kind, f.dropped ? `dropped ${f.len} B` : text(f.bytes)]);
+/** Every note of the log, with its tick's time. */
+const notesOf = (sim) => sim.ticks.flatMap((t) => t.notes.map((n) => ({ ...n, t: t.t })));
+
+test('a read that ends in an over-long line shows its echoes and the error line as frames, the error line of kind error', () => {
   const sim = new Simulation({ createEngine, config: { echo: { max_line: 4 } }, sim: { read_size: 64 }, clients: [{}] });
   sim.send(0, 'ok\nyes\ntoo long\n');
   runToEnd(sim);
-  assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['ok\n', 'yes\n', 'error: line exceeds 4 bytes\n']);
-  assert.equal(text(sim.conns[0].got), 'ok\nyes\nerror: line exceeds 4 bytes\n');
+  const error = 'error: line exceeds 4 bytes\n';
+  assert.deepEqual(framesOf(sim.conns[0]), [['echo', 'ok\n'], ['echo', 'yes\n'], ['error', error]]);
+  assert.equal(text(sim.conns[0].got), `ok\nyes\n${error}`);
+  // The core's own event says so, in the log of the read that queued it; the recorded
+  // state of that tick already holds the frame, so any view of it shows it.
+  const read = sim.ticks.find((t) => t.notes.some((n) => n.event === 'queued' && /error line/.test(n.text)));
+  assert.ok(read, 'an event for the error line');
+  assert.equal(read.kind, 'read');
+  assert.match(read.notes.find((n) => n.event === 'queued' && /error/.test(n.text)).text, new RegExp(`queued an error line: ${error.length} B`));
+  assert.deepEqual(read.state.conns[0].frames.at(-1), { t: read.t, kind: 'error', len: error.length, bytes: toBytes(error) });
 });
 
-test('frames queued by end-of-stream (the flushed partial line) show up as frames too', () => {
+test('frames queued by end-of-stream (the flushed partial line) show up as frames of kind partial', () => {
   const sim = runToEnd(simOf('half-close'));
-  assert.deepEqual(sim.conns[0].frames.map((f) => text(f.bytes)), ['hello\n', 'bye']);
+  assert.deepEqual(framesOf(sim.conns[0]), [['echo', 'hello\n'], ['partial', 'bye']]);
+  const eof = sim.ticks.find((t) => t.kind === 'read' && t.n === 0);
+  assert.ok(eof.notes.some((n) => n.event === 'queued' && /partial line/.test(n.text)), 'queued by the end-of-stream read');
+});
+
+test('collect: the collection is one frame of kind collected, at the quit word', () => {
+  const sim = new Simulation({ createEngine, config: { echo: { framing: 'collect', prefix: '> ' } }, sim: { read_size: 64 }, clients: [{}] });
+  sim.send(0, 'a\nb\nquit\n');
+  runToEnd(sim);
+  assert.deepEqual(framesOf(sim.conns[0]), [['collected', '> a\n> b\n> quit\n']]);
+});
+
+test('frames queued in the read that failed at the fault word are shown dropped, never their bytes', () => {
+  const sim = new Simulation({ createEngine, config: { echo: { fault_word: 'crash' } }, sim: { read_size: 64 }, clients: [{}] });
+  sim.send(0, 'one\ncrash\n');
+  runToEnd(sim);
+  assert.deepEqual(framesOf(sim.conns[0]), [['echo', 'dropped 4 B']]);
+  assert.equal(text(sim.conns[0].got), '');
+  assert.ok(sim.conns[0].clientReset, 'the failure resets the connection');
+});
+
+test('delay: the fault layer\'s own events say what it holds and releases, and the timeline draws the held band from them', () => {
+  const sim = runToEnd(simOf('delay'));
+  const events = notesOf(sim).filter((n) => n.event === 'held' || n.event === 'released');
+  const held = events.filter((n) => n.event === 'held');
+  // Each echo held 300 ms from when the core queued it, then released at that time.
+  assert.deepEqual(
+    held.map((n) => n.text),
+    held.map((n, i) => `fault layer holds ${[4, 4, 6][i]} B until ${n.t + 300} ms`),
+  );
+  assert.deepEqual(
+    events.filter((n) => n.event === 'released').map((n) => [n.t, n.text]),
+    [
+      [held[0].t + 300, 'fault layer: delay over, 4 B released (10 B still held)'],
+      [held[1].t + 300, 'fault layer: delay over, 4 B released (6 B still held)'],
+      [held[2].t + 300, 'fault layer: delay over, 6 B released'],
+    ],
+  );
+  // Each release is the tick of the timer that fired it.
+  for (const n of events.filter((e) => e.event === 'released')) {
+    const tick = sim.ticks.find((t) => t.t === n.t && t.kind === 'timer' && t.notes.some((m) => m.text === n.text));
+    assert.ok(tick?.fault && /delay is over/.test(tick.text), `the release at ${n.t} ms is a fault-layer timer tick`);
+  }
+  // One band: from the first byte held to the release that leaves none.
+  const el = {};
+  renderTimeline(el, sim.ticks, sim.conns.map((c) => c.name), sim.ticks.length - 1);
+  const bands = [...el.innerHTML.matchAll(/<g data-held="0"><title>([^<]*)<\/title>/g)].map((m) => m[1]);
+  const first = events.find((n) => n.event === 'held').t;
+  const last = events.findLast((n) => n.event === 'released').t;
+  assert.deepEqual(bands, [`fault layer (delay): output held ${first}–${last} ms`]);
 });
 
 test('HTTP: two pipelined requests cut at any read size are answered whole, in order', () => {

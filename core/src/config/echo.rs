@@ -126,8 +126,10 @@ pub struct EchoConfig {
     /// Largest datagram echo (prefix + payload + suffix) the UDP echo sends. Default and
     /// maximum: 65 507.
     pub max_datagram: usize,
-    /// Record frame boundaries in the output queue for [`Snapshot`](crate::Snapshot)s.
-    /// Costs a little per frame, so it is off unless a view asks for it. Default: off.
+    /// Record frame boundaries in the output queue for [`Snapshot`](crate::Snapshot)s, and
+    /// report each frame queued ([`Event::Queued`](crate::Event::Queued)): what it is and
+    /// its length. Costs a little per frame, so it is off unless a view asks for it.
+    /// Default: off.
     pub record_frames: bool,
 }
 

@@ -13,7 +13,7 @@ use crate::units::{parse_duration, parse_size};
 /// a default value; the others say it in their text.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Echo server to load (any, not only reverb): HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH] or wss://…
+    /// Echo server to load (any, not only reverb): HOST:PORT, tcp://, tls://, ws://HOST:PORT[/PATH], wss://…, or reverb's HTTP echo: http://HOST:PORT[/PATH], https://…
     #[arg(value_name = "URL")]
     pub addr: String,
     /// Connections to open
@@ -43,6 +43,9 @@ pub struct BenchArgs {
     /// Open loop: send R messages/s in total, latency from intended send time [default: closed loop]
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
+    /// Churn: open R connections/s in total (open loop), each connects, echoes one message, is checked and closed; -c is then the most open at once [default: off]
+    #[arg(long, value_name = "R", conflicts_with_all = ["rate", "idle", "requests", "pipeline", "expect_resets", "expect_closes"])]
+    pub connect_rate: Option<f64>,
     /// Give up on a connect, an owed echo or a due message that waited this long
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub timeout: Duration,
@@ -61,10 +64,10 @@ pub struct BenchArgs {
     /// The server closes connections on purpose (serve --close-after, --fault-chance): count each close and the messages it loses, reconnect, go on [default: a close fails the run]
     #[arg(long, conflicts_with = "idle")]
     pub expect_closes: bool,
-    /// tls:// and wss://: trust the certificates in this PEM file (the server's --tls-write-cert, or its CA)
+    /// tls://, wss:// and https://: trust the certificates in this PEM file (the server's --tls-write-cert, or its CA)
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
-    /// tls:// and wss://: accept any certificate (a test server's self-signed one) [default: off]
+    /// tls://, wss:// and https://: accept any certificate (a test server's self-signed one) [default: off]
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
     /// Send a PROXY protocol header (HAProxy's v1 text or v2 binary) first on each connection, announcing its real addresses [default: none]
@@ -93,7 +96,7 @@ impl BenchArgs {
             }
             (ca, insecure, false) if ca.is_some() || insecure => {
                 return Err(format!(
-                    "--ca and --insecure are for tls:// and wss:// URLs, not {target}"
+                    "--ca and --insecure are for tls://, wss:// and https:// URLs, not {target}"
                 ))
             }
             _ => None,
@@ -111,6 +114,14 @@ impl BenchArgs {
         }
         if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
             return Err("--rate must be a positive number of messages per second".to_owned());
+        }
+        if self
+            .connect_rate
+            .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+        {
+            return Err(
+                "--connect-rate must be a positive number of connections per second".to_owned(),
+            );
         }
         let duration = match (self.duration, self.requests) {
             (None, None) => Some(Duration::from_secs(10)),
@@ -130,6 +141,7 @@ impl BenchArgs {
             threads: self.threads,
             line: self.line,
             rate: self.rate,
+            connect_rate: self.connect_rate,
             timeout: self.timeout,
             idle: self.idle.zip(self.hold),
             expect: Expect {

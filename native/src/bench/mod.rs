@@ -11,14 +11,15 @@
 //! can be expected (`faults`): each such end is counted with what it lost, and the
 //! connection is opened again.
 //!
-//! The server is a URL (`target`): plain TCP, TLS, WebSocket or both, each a sans-IO
-//! layer between the socket and the `LoadConn` (`transport`), with an optional PROXY
-//! header first (`proxy`). Plain TCP has no layer at all: its bytes go straight between
+//! The server is a URL (`target`): plain TCP, TLS, WebSocket or both, or reverb's HTTP
+//! echo (`http`), each a sans-IO layer between the socket and the `LoadConn`
+//! (`transport`), with an optional PROXY header first (`proxy`). Plain TCP has no layer at all: its bytes go straight between
 //! socket and `LoadConn`, as they always did.
 
 mod args;
 mod faults;
 mod histogram;
+mod http;
 mod load;
 mod pattern;
 mod proxy;
@@ -79,6 +80,9 @@ pub struct BenchOptions {
     pub line: bool,
     /// Open loop: messages per second in total.
     pub rate: Option<f64>,
+    /// `--connect-rate`: churn, connections per second in total (each connects, echoes
+    /// one message, is checked and closed); `connections` is then the most open at once.
+    pub connect_rate: Option<f64>,
     /// Longest wait for a connect, for an owed echo to progress, or for a due message to
     /// find a free connection (open loop).
     pub timeout: Duration,
@@ -123,6 +127,11 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
             .filter(|_| opts.target.scheme.tls())
             .map(|tls| (tls, opts.target.host.clone())),
         ws: opts.target.scheme.websocket().then(|| opts.target.ws_url()),
+        http: opts
+            .target
+            .scheme
+            .http()
+            .then(|| (opts.target.host_port.clone(), opts.target.path.clone())),
         text: opts.line,
     };
     let mut first_id = 0u64;
@@ -161,6 +170,7 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
                 one_each: opts.idle.is_some(),
                 expect: opts.expect,
                 wiring: wiring.clone(),
+                churn: opts.connect_rate.map(|r| r / threads as f64),
             };
             first_id += count as u64;
             plan

@@ -15,11 +15,11 @@ pub struct Report {
     pub addr: String,
     /// Its protocol stack: which handshakes the report times.
     pub scheme: Scheme,
-    /// `load` or `idle`.
+    /// `load`, `idle` or `churn` (`--connect-rate`).
     pub mode: &'static str,
-    /// Connections asked for.
+    /// Connections asked for (churn: the most open at once).
     pub connections: usize,
-    /// Connections that were established (not counting re-openings).
+    /// Connections that were established (not counting re-openings; churn: all of them).
     pub connected: u64,
     /// Connections opened again after an expected reset or close, and established.
     pub reconnects: u64,
@@ -31,6 +31,14 @@ pub struct Report {
     pub threads: usize,
     /// Open-loop rate asked for.
     pub rate: Option<f64>,
+    /// Churn: connections per second asked for.
+    pub connect_rate: Option<f64>,
+    /// Churn: connections that fell due in the window and completed their cycle
+    /// (connect, handshakes, one echo verified).
+    pub cycles: u64,
+    /// Churn: each cycle's time from when its connection fell due to its echo verified,
+    /// ns: the wait for a free slot, the connect, the handshakes and the echo.
+    pub cycle: Histogram,
     /// Length of the measured window.
     pub measured: Duration,
     /// Messages meant to be sent in the window, echoed and verified.
@@ -67,9 +75,11 @@ pub struct Report {
     /// The expected ends: how many, after how many echoed bytes, what they lost.
     pub expected: Expected,
     /// Open loop: messages that fell due in the window (`None`: closed loop, where a
-    /// message is due when its connection is free, so every one is sent).
+    /// message is due when its connection is free, so every one is sent). Churn:
+    /// connections that fell due.
     pub due: Option<u64>,
-    /// Open loop: of those, messages never sent (no connection was free in time).
+    /// Open loop: of those, messages never sent (no connection was free in time). Churn:
+    /// connections never opened (every slot stayed busy).
     pub unsent: u64,
     /// Connections still open at the end (`--idle`: held to the end).
     pub open_at_end: u64,
@@ -95,7 +105,11 @@ impl Report {
         let mut r = Report {
             addr: opts.target.to_string(),
             scheme: opts.target.scheme,
-            mode: if opts.idle.is_some() { "idle" } else { "load" },
+            mode: match (opts.idle, opts.connect_rate) {
+                (Some(_), _) => "idle",
+                (None, Some(_)) => "churn",
+                (None, None) => "load",
+            },
             connections: opts.idle.map_or(opts.connections, |(n, _)| n),
             connected: 0,
             reconnects: 0,
@@ -103,6 +117,9 @@ impl Report {
             pipeline: opts.pipeline,
             threads,
             rate: opts.rate,
+            connect_rate: opts.connect_rate,
+            cycles: 0,
+            cycle: Histogram::default(),
             measured: Duration::ZERO,
             messages: 0,
             verified: 0,
@@ -119,7 +136,11 @@ impl Report {
             closed: 0,
             expect: opts.expect,
             expected: Expected::default(),
-            due: opts.rate.filter(|_| opts.idle.is_none()).map(|_| 0),
+            due: opts
+                .rate
+                .or(opts.connect_rate)
+                .filter(|_| opts.idle.is_none())
+                .map(|_| 0),
             unsent: 0,
             open_at_end: 0,
             errors: Vec::new(),
@@ -130,6 +151,8 @@ impl Report {
         let (mut from, mut to) = (u64::MAX, 0u64);
         for t in tallies {
             r.latency.merge(&t.latency);
+            r.cycle.merge(&t.cycle);
+            r.cycles += t.cycles;
             r.connect.merge(&t.connect);
             r.tls_handshake.merge(&t.tls_handshake);
             r.ws_handshake.merge(&t.ws_handshake);
@@ -184,7 +207,15 @@ impl Report {
                 "connection closed by the server",
                 "connections closed by the server",
             ),
-            (self.unsent, "due message not sent", "due messages not sent"),
+            if self.mode == "churn" {
+                (
+                    self.unsent,
+                    "due connection never started",
+                    "due connections never started",
+                )
+            } else {
+                (self.unsent, "due message not sent", "due messages not sent")
+            },
         ];
         let mut out: Vec<String> = counts
             .iter()
@@ -231,7 +262,9 @@ impl Report {
 
     fn write_text(&self, s: &mut String) -> std::fmt::Result {
         let lat = |h: &Histogram, p: f64| duration(h.percentile(p));
-        if self.mode == "idle" {
+        if self.mode == "churn" {
+            self.write_churn(s)?;
+        } else if self.mode == "idle" {
             writeln!(
                 s,
                 "reverb bench {}: holding {} connections for {:.1} s",
@@ -302,6 +335,13 @@ impl Report {
         if self.expect.any() {
             write!(s, "  ({} of them reconnects)", thousands(self.reconnects))?;
         }
+        if self.mode == "churn" {
+            write!(
+                s,
+                "  connect() to established, {} connections",
+                thousands(self.connected)
+            )?;
+        }
         writeln!(s)?;
         // Each handshake on its own line, timed from when it could begin: TLS from the
         // connect, WebSocket's upgrade from the connect or the end of TLS.
@@ -369,9 +409,19 @@ impl Report {
         if let (Some(due), 1..) = (self.due, self.unsent) {
             writeln!(
                 s,
-                "  could not keep rate: {} of {} due messages not sent",
+                "  could not keep rate: {} of {} due {} not {}",
                 thousands(self.unsent),
-                thousands(due)
+                thousands(due),
+                if self.mode == "churn" {
+                    "connections"
+                } else {
+                    "messages"
+                },
+                if self.mode == "churn" {
+                    "started"
+                } else {
+                    "sent"
+                },
             )?;
         }
         let verdict = if self.success() {
@@ -397,6 +447,56 @@ impl Report {
         writeln!(s, "  {verdict}")
     }
 
+    /// Churn's first lines: the connections, their cycle and their one echo.
+    fn write_churn(&self, s: &mut String) -> std::fmt::Result {
+        let lat = |h: &Histogram, p: f64| duration(h.percentile(p));
+        writeln!(
+            s,
+            "reverb bench {}: churn at {} connections/s, at most {} open, one {}-byte message each, {} thread{}, {:.1} s",
+            self.addr,
+            rate(self.connect_rate.unwrap_or(0.0)),
+            self.connections,
+            self.size,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" },
+            self.measured.as_secs_f64()
+        )?;
+        writeln!(
+            s,
+            "  cycles      {:>14}  {:>12} connections/s (connect, echo verified, close)",
+            thousands(self.cycles),
+            rate(self.per_sec(self.cycles))
+        )?;
+        if let Some(due) = self.due {
+            writeln!(
+                s,
+                "  due         {:>14}  {} started, {} never started (every slot busy)",
+                thousands(due),
+                thousands(due.saturating_sub(self.unsent)),
+                thousands(self.unsent)
+            )?;
+        }
+        writeln!(
+            s,
+            "  cycle       p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  from due to echo verified",
+            lat(&self.cycle, 50.0),
+            lat(&self.cycle, 90.0),
+            lat(&self.cycle, 99.0),
+            lat(&self.cycle, 99.9),
+            duration(self.cycle.max())
+        )?;
+        writeln!(
+            s,
+            "  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  the one echo",
+            lat(&self.latency, 50.0),
+            lat(&self.latency, 90.0),
+            lat(&self.latency, 99.0),
+            lat(&self.latency, 99.9),
+            duration(self.latency.max())
+        )?;
+        Ok(())
+    }
+
     /// The report for machines: one JSON object. Times in microseconds.
     pub fn json(&self) -> String {
         let us = |ns: u64| ns as f64 / 1000.0;
@@ -419,6 +519,19 @@ impl Report {
                 "null".to_owned()
             }
         };
+        // Each histogram whole, to merge or compare runs (`null` as for the handshakes),
+        // and the latency's percentile table, the distribution HdrHistogram tools plot.
+        let encoded = |on: bool, h: &Histogram| {
+            if on {
+                format!("\"{}\"", h.encoded())
+            } else {
+                "null".to_owned()
+            }
+        };
+        let table: Vec<String> = PERCENTILE_TABLE
+            .iter()
+            .map(|&p| format!("[{p},{:.3}]", us(self.latency.percentile(p))))
+            .collect();
         let errors: Vec<String> = self
             .errors
             .iter()
@@ -438,6 +551,10 @@ impl Report {
                 "\"expected_resets\":{},\"expected_closes\":{},\"due\":{},",
                 "\"unsent\":{},\"open_at_end\":{},",
                 "\"cpu_seconds\":{:.3},\"wall_seconds\":{:.3},\"round_trips_per_cpu_second\":{:.0},",
+                "\"connect_rate\":{},\"cycles\":{},\"cycles_per_sec\":{:.1},\"cycle_us\":{},",
+                "\"latency_percentiles_us\":[{}],",
+                "\"histograms\":{{\"unit\":\"ns\",\"encoding\":\"hdrhistogram-v2-deflate-base64\",",
+                "\"latency\":{},\"connect\":{},\"tls_handshake\":{},\"ws_handshake\":{}}},",
                 "\"ok\":{},\"errors\":[{}]}}"
             ),
             json_string(&self.addr),
@@ -475,11 +592,26 @@ impl Report {
             self.cpu.as_secs_f64(),
             self.wall.as_secs_f64(),
             self.round_trips_per_cpu_second(),
+            self.connect_rate.map_or("null".to_owned(), |r| format!("{r}")),
+            self.cycles,
+            self.per_sec(self.cycles),
+            handshake(self.mode == "churn", &self.cycle),
+            table.join(","),
+            encoded(true, &self.latency),
+            encoded(true, &self.connect),
+            encoded(self.scheme.tls(), &self.tls_handshake),
+            encoded(self.scheme.websocket(), &self.ws_handshake),
             self.success(),
             errors.join(",")
         )
     }
 }
+
+/// The percentiles of `--json`'s latency table: HdrHistogram's usual nines, so two
+/// runs' tables line up.
+const PERCENTILE_TABLE: [f64; 10] = [
+    0.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 99.999, 100.0,
+];
 
 /// One line for the expected ends of one kind: how many, after how many echoed bytes,
 /// and the messages in flight lost with them.
@@ -591,6 +723,7 @@ mod tests {
             threads: 1,
             line: false,
             rate,
+            connect_rate: None,
             timeout: Duration::from_secs(5),
             idle: None,
             expect: Expect::default(),
@@ -857,6 +990,110 @@ mod tests {
             "{}",
             r.json()
         );
+    }
+
+    /// A churn report of one thread: `due` connections fell due in 3 s, `cycles` of them
+    /// went round, `unsent` never started.
+    fn churn(due: u64, cycles: u64, unsent: u64) -> Report {
+        let opts = BenchOptions {
+            connect_rate: Some(100.0),
+            ..options(None)
+        };
+        let mut cycle = Histogram::default();
+        for k in 1..=cycles {
+            cycle.record(k * 1_000);
+        }
+        let tally = Tally {
+            connected: cycles,
+            verified: cycles,
+            messages: cycles,
+            window: (0, 3_000_000_000),
+            due,
+            unsent,
+            cycles,
+            cycle,
+            ..Tally::default()
+        };
+        let second = Duration::from_secs(1);
+        Report::new(&opts, 1, vec![tally], second, second, vec![])
+    }
+
+    #[test]
+    fn a_churn_report_counts_connections_and_times_their_cycles() {
+        let r = churn(300, 300, 0);
+        assert!(r.success(), "{}", r.text());
+        let text = r.text();
+        assert!(
+            text.contains("churn at 100 connections/s, at most 2 open, one 64-byte message each"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  cycles                 300           100 connections/s"),
+            "{text}"
+        );
+        assert!(
+            text.contains("300  300 started, 0 never started (every slot busy)"),
+            "{text}"
+        );
+        assert!(text.contains("  cycle       p50 150µs"), "{text}");
+        assert!(
+            text.contains("connect() to established, 300 connections"),
+            "{text}"
+        );
+        let json = r.json();
+        assert!(json.contains("\"mode\":\"churn\""), "{json}");
+        assert!(
+            json.contains("\"connect_rate\":100,\"cycles\":300,\"cycles_per_sec\":100.0,"),
+            "{json}"
+        );
+        assert!(json.contains("\"cycle_us\":{\"p50\":150.0,"), "{json}");
+    }
+
+    #[test]
+    fn churn_that_could_not_start_its_connections_fails_and_says_so() {
+        let r = churn(300, 200, 100);
+        assert!(!r.success());
+        let text = r.text();
+        assert!(
+            text.contains("could not keep rate: 100 of 300 due connections not started"),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAILED: 100 due connections never started"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_json_carries_each_histogram_whole_and_a_percentile_table() {
+        let mut latency = Histogram::default();
+        for v in [10_000, 20_000, 30_000] {
+            latency.record(v);
+        }
+        let r = report(
+            None,
+            Tally {
+                latency,
+                messages: 3,
+                verified: 3,
+                ..Tally::default()
+            },
+        );
+        let json = r.json();
+        assert!(
+            json.contains("\"latency_percentiles_us\":[[0,10.000],[50,20.015],"),
+            "{json}"
+        );
+        assert!(json.contains("[100,30.000]]"), "{json}");
+        assert!(
+            json.contains("\"histograms\":{\"unit\":\"ns\",\"encoding\":\"hdrhistogram-v2-deflate-base64\",\"latency\":\"HISTF"),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"tls_handshake\":null,\"ws_handshake\":null}"),
+            "{json}"
+        );
+        assert!(json.contains("\"cycle_us\":null"), "no churn: {json}");
     }
 
     #[test]

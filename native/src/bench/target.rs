@@ -1,6 +1,7 @@
 //! The server a client dials, as a URL: `tcp://HOST:PORT` (or a bare `HOST:PORT`),
-//! `tls://HOST:PORT`, `ws://HOST:PORT[/PATH]`, `wss://HOST:PORT[/PATH]`. Shared by
-//! `reverb bench` and `reverb client`.
+//! `tls://HOST:PORT`, `ws://HOST:PORT[/PATH]`, `wss://HOST:PORT[/PATH]`, and for
+//! `reverb bench` only `http://HOST:PORT[/PATH]`, `https://…`. Shared by `reverb bench`
+//! and `reverb client`.
 
 use std::fmt;
 use std::io;
@@ -17,12 +18,21 @@ pub enum Scheme {
     Ws,
     /// WebSocket inside TLS.
     Wss,
+    /// HTTP/1.1 over TCP (`reverb bench` only).
+    Http,
+    /// HTTP/1.1 inside TLS (`reverb bench` only).
+    Https,
 }
 
 impl Scheme {
     /// Whether the stack has TLS in it.
     pub fn tls(self) -> bool {
-        matches!(self, Scheme::Tls | Scheme::Wss)
+        matches!(self, Scheme::Tls | Scheme::Wss | Scheme::Https)
+    }
+
+    /// Whether the stack has HTTP in it.
+    pub fn http(self) -> bool {
+        matches!(self, Scheme::Http | Scheme::Https)
     }
 
     /// Whether the stack has WebSocket in it.
@@ -37,6 +47,8 @@ impl Scheme {
             Scheme::Tls => "tls",
             Scheme::Ws => "ws",
             Scheme::Wss => "wss",
+            Scheme::Http => "http",
+            Scheme::Https => "https",
         }
     }
 }
@@ -50,7 +62,7 @@ pub struct Target {
     pub host_port: String,
     /// The host without brackets: TLS's server name.
     pub host: String,
-    /// The WebSocket request's path and query (`/` when none was given).
+    /// The WebSocket or HTTP request's path and query (`/` when none was given).
     pub path: String,
     /// Whether the URL named its scheme (a bare `HOST:PORT` did not).
     explicit: bool,
@@ -64,10 +76,12 @@ impl Target {
             Some(("tls", rest)) => (Scheme::Tls, rest, true),
             Some(("ws", rest)) => (Scheme::Ws, rest, true),
             Some(("wss", rest)) => (Scheme::Wss, rest, true),
+            Some(("http", rest)) => (Scheme::Http, rest, true),
+            Some(("https", rest)) => (Scheme::Https, rest, true),
             Some((other, _)) => {
                 return Err(format!(
-                    "{text:?}: unknown scheme {other:?} (use tcp://, tls://, ws://, wss:// or \
-                     HOST:PORT)"
+                    "{text:?}: unknown scheme {other:?} (use tcp://, tls://, ws://, wss://, \
+                     http://, https:// or HOST:PORT)"
                 ))
             }
             None => (Scheme::Tcp, text, false),
@@ -76,9 +90,9 @@ impl Target {
             Some(at) => (&rest[..at], &rest[at..]),
             None => (rest, ""),
         };
-        if !scheme.websocket() && !path.is_empty() && path != "/" {
+        if !scheme.websocket() && !scheme.http() && !path.is_empty() && path != "/" {
             return Err(format!(
-                "{text:?}: a path is for ws:// and wss:// only, not {}://",
+                "{text:?}: a path is for ws://, wss://, http:// and https:// only, not {}://",
                 scheme.name()
             ));
         }
@@ -159,12 +173,16 @@ mod tests {
             Target::parse("tcp://h:1/").unwrap().to_string(),
             "tcp://h:1"
         );
+        let t = Target::parse("https://localhost:8443/post").unwrap();
+        assert_eq!(t.scheme, Scheme::Https);
+        assert!(t.scheme.tls() && t.scheme.http() && !t.scheme.websocket());
+        assert_eq!(t.path, "/post");
     }
 
     #[test]
     fn bad_urls_say_why() {
         for (bad, why) in [
-            ("http://x:1", "unknown scheme"),
+            ("gopher://x:1", "unknown scheme"),
             ("tcp://nohostport", "HOST:PORT"),
             ("tls://x:port", "HOST:PORT"),
             ("tcp://x:1/path", "a path is for ws://"),

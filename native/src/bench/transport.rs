@@ -16,6 +16,7 @@ use reverb_ws::{ClientWs, ClientWsError, WsEvent};
 
 use std::net::SocketAddr;
 
+use super::http::HttpClient;
 use super::load::{LoadConn, Measure, Mismatch};
 use super::proxy::{self, ProxyVersion};
 
@@ -30,12 +31,14 @@ pub(crate) struct Wiring {
     pub(crate) ws: Option<String>,
     /// WebSocket messages are text (`--line`) rather than binary.
     pub(crate) text: bool,
+    /// `http://`, `https://`: the requests' `Host` and path.
+    pub(crate) http: Option<(String, String)>,
 }
 
 impl Wiring {
     /// Whether bytes go straight between socket and load: no layer at all.
     pub(crate) fn plain(&self) -> bool {
-        self.proxy.is_none() && self.tls.is_none() && self.ws.is_none()
+        self.proxy.is_none() && self.tls.is_none() && self.ws.is_none() && self.http.is_none()
     }
 
     /// Opens the layers of one connection from `source` to `destination`, whose TCP
@@ -64,6 +67,10 @@ impl Wiring {
             tls,
             upper: Upper {
                 ws,
+                http: self
+                    .http
+                    .as_ref()
+                    .map(|(host, path)| HttpClient::new(host, path, size)),
                 text: self.text,
                 size,
                 started: now,
@@ -115,10 +122,11 @@ pub(crate) struct Layers {
     upper: Upper,
 }
 
-/// What is above TLS: WebSocket framing, or the load directly.
+/// What is above TLS: WebSocket framing, HTTP requests, or the load directly.
 #[derive(Debug)]
 struct Upper {
     ws: Option<ClientWs>,
+    http: Option<HttpClient>,
     text: bool,
     size: usize,
     /// When the TCP connect finished (ns): the TLS handshake is timed from there.
@@ -140,28 +148,38 @@ impl Layers {
     /// handshake is done), WebSocket frames into TLS.
     pub(crate) fn pump(&mut self, load: &mut LoadConn) {
         let ready = self.ready();
-        if let Some(ws) = &mut self.upper.ws {
-            if ready && load.wants_write() {
-                let pending = load.pending();
-                debug_assert_eq!(pending.len() % self.upper.size, 0, "whole messages");
-                for message in pending.chunks(self.upper.size) {
-                    ws.send(message, self.upper.text);
+        if ready && load.wants_write() {
+            let pending = load.pending();
+            debug_assert_eq!(pending.len() % self.upper.size, 0, "whole messages");
+            let n = pending.len();
+            // Each message one WebSocket message, or one HTTP request's body.
+            match (&mut self.upper.ws, &mut self.upper.http) {
+                (Some(ws), _) => {
+                    for message in pending.chunks(self.upper.size) {
+                        ws.send(message, self.upper.text);
+                    }
+                    load.taken(n);
                 }
-                let n = pending.len();
-                load.taken(n);
+                (None, Some(http)) => {
+                    for message in pending.chunks(self.upper.size) {
+                        http.send(message);
+                    }
+                    load.taken(n);
+                }
+                (None, None) => {}
             }
         }
         let Some(tls) = &mut self.tls else {
             return;
         };
-        match &mut self.upper.ws {
-            Some(ws) => {
-                while !ws.transmit().is_empty() {
-                    let n = tls.send(ws.transmit());
+        match self.upper.framed() {
+            Some(_) => {
+                while let Some(bytes @ [_, ..]) = self.upper.framed() {
+                    let n = tls.send(bytes);
                     if n == 0 {
                         break;
                     }
-                    ws.transmitted(n);
+                    self.upper.framed_sent(n);
                 }
             }
             None if ready => {
@@ -182,10 +200,9 @@ impl Layers {
         if self.preamble_head < self.preamble.len() {
             return &self.preamble[self.preamble_head..];
         }
-        match (&self.tls, &self.upper.ws) {
-            (Some(tls), _) => tls.transmit(),
-            (None, Some(ws)) => ws.transmit(),
-            (None, None) => load.pending(),
+        match &self.tls {
+            Some(tls) => tls.transmit(),
+            None => self.upper.framed().unwrap_or(load.pending()),
         }
     }
 
@@ -195,21 +212,17 @@ impl Layers {
             self.preamble_head += n;
             return;
         }
-        match (&mut self.tls, &mut self.upper.ws) {
-            (Some(tls), _) => tls.transmitted(n),
-            (None, Some(ws)) => ws.transmitted(n),
-            (None, None) => load.taken(n),
+        match &mut self.tls {
+            Some(tls) => tls.transmitted(n),
+            None if self.upper.framed().is_some() => self.upper.framed_sent(n),
+            None => load.taken(n),
         }
     }
 
     /// Whether bytes wait to be written (after a [`pump`](Self::pump)).
     pub(crate) fn wants_write(&self, load: &LoadConn) -> bool {
         !self.wire(load).is_empty()
-            || self
-                .upper
-                .ws
-                .as_ref()
-                .is_some_and(|ws| !ws.transmit().is_empty())
+            || self.upper.framed().is_some_and(|b| !b.is_empty())
             || (self.ready() && load.wants_write())
     }
 
@@ -296,7 +309,26 @@ impl Layers {
 }
 
 impl Upper {
-    /// Plaintext (or, without TLS, the socket's bytes) into WebSocket or the load.
+    /// WebSocket frames or HTTP requests waiting to go down; `None` when the load's
+    /// messages go down as they are.
+    fn framed(&self) -> Option<&[u8]> {
+        match (&self.ws, &self.http) {
+            (Some(ws), _) => Some(ws.transmit()),
+            (None, Some(http)) => Some(http.transmit()),
+            (None, None) => None,
+        }
+    }
+
+    /// `n` bytes of [`framed`](Self::framed) went down.
+    fn framed_sent(&mut self, n: usize) {
+        match (&mut self.ws, &mut self.http) {
+            (Some(ws), _) => ws.transmitted(n),
+            (None, Some(http)) => http.transmitted(n),
+            (None, None) => {}
+        }
+    }
+
+    /// Plaintext (or, without TLS, the socket's bytes) into WebSocket, HTTP or the load.
     fn deliver(
         &mut self,
         bytes: &[u8],
@@ -305,6 +337,13 @@ impl Upper {
         measure: &mut Measure<'_>,
         inbound: &mut Inbound,
     ) -> Result<(), WireError> {
+        if let Some(http) = &mut self.http {
+            let mut input = bytes;
+            while let Some(data) = http.receive(&mut input).map_err(WireError::Protocol)? {
+                inbound.measured += load.received(data, now, measure)?;
+            }
+            return Ok(());
+        }
         let Some(ws) = &mut self.ws else {
             inbound.measured += load.received(bytes, now, measure)?;
             return Ok(());
@@ -418,6 +457,7 @@ mod tests {
                 tls: Some((ClientTls::insecure(), "localhost".into())),
                 ws: Some("ws://localhost:7444/".into()),
                 text: true,
+                http: None,
             };
             let (source, destination) = addrs();
             let mut layers = wiring.open(source, destination, 1_000, SIZE).unwrap();

@@ -54,6 +54,10 @@ pub(crate) struct Plan {
     /// What goes between socket and load: nothing (plain TCP), or a PROXY header, TLS,
     /// WebSocket.
     pub(crate) wiring: Wiring,
+    /// `--connect-rate`, this thread's share in connections per second: churn instead of
+    /// load. Connections fall due on an open-loop schedule; each connects, echoes one
+    /// message, is checked and closed; `connections` bounds how many are open at once.
+    pub(crate) churn: Option<f64>,
 }
 
 /// What one thread measured.
@@ -95,6 +99,11 @@ pub(crate) struct Tally {
     pub(crate) open_at_end: u64,
     /// Start and end of the measured window (ns on the run's clock).
     pub(crate) window: (u64, u64),
+    /// `--connect-rate`: connections that fell due in the window and completed their
+    /// cycle (connect, handshakes, one echo verified)…
+    pub(crate) cycles: u64,
+    /// …and each one's time from when it fell due to its echo verified.
+    pub(crate) cycle: Histogram,
 }
 
 impl Tally {
@@ -112,6 +121,10 @@ enum State {
     /// connecting: no load is sent yet.
     Handshaking,
     Open,
+    /// `--connect-rate`: the cycle is done and our end closed (after a WebSocket close
+    /// frame or TLS's close_notify); waiting for the server's, so the slot is not reused
+    /// under a connection still open.
+    Closing,
     Closed,
 }
 
@@ -121,8 +134,12 @@ struct Conn {
     state: State,
     /// What the selector reports for this socket now.
     registration: Registration,
-    /// When the connect started (ns): connect time and connect timeout.
+    /// When the connect started (ns): connect time and connect timeout. While `Closing`,
+    /// when the close began.
     opened: u64,
+    /// `--connect-rate`: when this connection fell due (ns), which may be before its
+    /// connect started if every slot was busy.
+    due: u64,
     /// How often this slot's connection was opened again after an expected end.
     generation: u64,
     /// The layers between socket and load; none for plain TCP, whose bytes go straight
@@ -133,7 +150,10 @@ struct Conn {
 impl Conn {
     /// Connected, and not closed: bytes are read.
     fn live(&self) -> bool {
-        matches!(self.state, State::Open | State::Handshaking)
+        matches!(
+            self.state,
+            State::Open | State::Handshaking | State::Closing
+        )
     }
 
     /// Whether bytes wait to be written.
@@ -207,6 +227,10 @@ struct Worker<'p> {
     /// Connections not closed, and of those, still connecting.
     open: usize,
     connecting: usize,
+    /// `--connect-rate`: when connections fall due.
+    churn: Option<Schedule>,
+    /// `--connect-rate`: slots whose connection is closed, to open the next one in.
+    free: Vec<usize>,
 }
 
 /// Runs the plan to completion and returns its tally.
@@ -247,8 +271,16 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         touched: Vec::new(),
         open: 0,
         connecting: 0,
+        churn: plan.churn.map(|rate| Schedule::new(rate, warm_end, None)),
+        free: Vec::new(),
     };
-    for i in 0..plan.connections {
+    // Churn opens its connections as they fall due, not all at the start.
+    let initial = if plan.churn.is_some() {
+        0
+    } else {
+        plan.connections
+    };
+    for i in 0..initial {
         match TcpStream::connect(plan.addr) {
             Ok(mut stream) => {
                 let token = Token(w.conns.len());
@@ -261,6 +293,7 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
                     state: State::Connecting,
                     registration: Registration::registered(interest),
                     opened: now(),
+                    due: 0,
                     generation: 0,
                     layers: None,
                 });
@@ -289,6 +322,9 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
             if let Some(s) = &mut w.schedule {
                 s.fall_due(until);
             }
+            if let Some(s) = &mut w.churn {
+                s.fall_due(until);
+            }
         }
         if w.phase == Phase::Warmup && t >= warm_end {
             w.phase = Phase::Measure;
@@ -306,16 +342,17 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         if w.phase == Phase::Drain {
             // A message still waiting for a connection after the timeout shows the rate
             // was not kept; sending the backlog ever later would only stretch the drain.
-            let stale = w
-                .schedule
-                .as_ref()
-                .and_then(Schedule::oldest)
-                .is_some_and(|at| t.saturating_sub(at) > timeout);
+            let stale = [&w.schedule, &w.churn]
+                .into_iter()
+                .filter_map(|s| s.as_ref().and_then(Schedule::oldest))
+                .any(|at| t.saturating_sub(at) > timeout);
             w.abandoned |= stale;
-            let owed = w
-                .conns
-                .iter()
-                .any(|c| c.state == State::Open && c.load.in_flight() > 0);
+            // Churn: a connection owes its one echo from the moment it opens, and one
+            // closing is waited for too (bounded by the timeout scan).
+            let owed = w.conns.iter().any(|c| {
+                (c.state == State::Open && (c.load.in_flight() > 0 || w.churn.is_some()))
+                    || c.state == State::Closing
+            });
             // A connect still under way (one opened again after an expected end, just
             // before the window closed) finishes or times out: it is not failed for
             // having been slower than the last echo.
@@ -324,6 +361,7 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
             }
         }
         w.dispatch(t);
+        w.churn_dispatch(t);
         w.service(t);
         if t >= next_scan {
             next_scan = t + TIMEOUT_SCAN_NS;
@@ -332,7 +370,9 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         // A hold lasts as long as asked even when the server closed every held
         // connection: that is a failure to report, not a reason to stop early.
         let holding = plan.one_each && w.tally.connected > 0;
-        if w.open == 0 && !holding {
+        // Churn has no connection open between two that fall due.
+        let churning = w.churn.is_some() && (w.sending() || w.dispatching());
+        if w.open == 0 && !holding && !churning {
             if w.phase == Phase::Measure {
                 w.tally.window.1 = t;
             }
@@ -342,7 +382,7 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         // Wait for readiness, the next message due, a phase change or the next scan.
         let mut until = next_scan;
         if w.sending() {
-            if let Some(s) = &w.schedule {
+            for s in [&w.schedule, &w.churn].into_iter().flatten() {
                 until = until.min(s.next_due_at());
             }
         }
@@ -420,7 +460,8 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
         &closing,
         now() + CLOSE_WAIT_NS.min(timeout),
     );
-    if let Some(s) = &w.schedule {
+    // Churn's due and unsent count connections, as the report says.
+    if let Some(s) = w.schedule.as_ref().or(w.churn.as_ref()) {
         w.tally.due = s.due_measured();
         w.tally.unsent = s.unsent_measured();
     }
@@ -500,7 +541,107 @@ impl Worker<'_> {
     /// fell due just before the window closed is not counted as unsent for want of a
     /// free connection at that instant.
     fn dispatching(&self) -> bool {
-        self.schedule.as_ref().is_some_and(|s| s.backlog() > 0) && !self.abandoned
+        let backlog = [&self.schedule, &self.churn]
+            .into_iter()
+            .any(|s| s.as_ref().is_some_and(|s| s.backlog() > 0));
+        backlog && !self.abandoned
+    }
+
+    /// Churn: opens a connection for each one due, oldest first, in a free slot, while
+    /// fewer than `connections` are open: the bound that keeps a dead server from using
+    /// up the file descriptors. A connection that finds no slot waits and keeps its due
+    /// time; one still waiting when the run ends is counted as never started.
+    fn churn_dispatch(&mut self, t: u64) {
+        if self.abandoned {
+            return;
+        }
+        while self.churn.as_ref().is_some_and(|s| s.backlog() > 0) {
+            let i = match self.free.pop() {
+                Some(i) => i,
+                None if self.conns.len() < self.plan.connections => self.conns.len(),
+                None => return,
+            };
+            let due = self
+                .churn
+                .as_mut()
+                .and_then(Schedule::take)
+                .expect("checked: the backlog is not empty");
+            self.connect_slot(i, due, t);
+        }
+    }
+
+    /// Churn: opens slot `i`'s next connection (a new slot is pushed), due at `due`.
+    fn connect_slot(&mut self, i: usize, due: u64, t: u64) {
+        let generation = match self.conns.get_mut(i) {
+            Some(c) => {
+                let _ = self.selector.deregister(&mut c.stream);
+                c.generation + 1
+            }
+            None => 0,
+        };
+        let id = self.plan.first_id + i as u64 + generation * self.plan.id_stride;
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let stream = TcpStream::connect(self.plan.addr).and_then(|mut stream| {
+            self.selector
+                .register(&mut stream, Token(i), interest)
+                .map(|()| stream)
+        });
+        match stream {
+            Ok(stream) => {
+                let conn = Conn {
+                    stream,
+                    load: LoadConn::new(id, self.plan.pattern),
+                    state: State::Connecting,
+                    registration: Registration::registered(interest),
+                    opened: t,
+                    due,
+                    generation,
+                    layers: None,
+                };
+                match self.conns.get_mut(i) {
+                    Some(c) => *c = conn,
+                    None => self.conns.push(conn),
+                }
+                self.open += 1;
+                self.connecting += 1;
+            }
+            Err(e) => {
+                // The slot stays as it was (closed, or never filled) and free.
+                if i < self.conns.len() {
+                    self.free.push(i);
+                }
+                self.tally.connect_failures += 1;
+                self.tally.error(format!("connect: {e}"));
+            }
+        }
+    }
+
+    /// Churn: connection `i` echoed its message: counts the cycle, then closes our end
+    /// (a WebSocket close frame and TLS's close_notify first) and waits for the server's.
+    fn end_cycle(&mut self, i: usize, t: u64) {
+        let c = &mut self.conns[i];
+        if c.due >= self.measure_from {
+            self.tally.cycles += 1;
+            self.tally.cycle.record(t.saturating_sub(c.due));
+        }
+        if let Some(layers) = &mut c.layers {
+            layers.finish(&mut c.load);
+            let _ = write_layers(&mut c.stream, layers, &mut c.load, t);
+        }
+        let _ = c.stream.shutdown(Shutdown::Write);
+        c.state = State::Closing;
+        c.opened = t;
+    }
+
+    /// Churn: connection `i`'s server closed its end too (or gave up on it): the slot is
+    /// free for the next connection.
+    fn release(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        let _ = self.selector.deregister(&mut c.stream);
+        let _ = c.stream.shutdown(Shutdown::Both);
+        c.state = State::Closed;
+        self.open -= 1;
+        self.free.push(i);
     }
 
     /// Open loop: hands due messages, oldest first, each to the next connection with a
@@ -546,12 +687,15 @@ impl Worker<'_> {
                 State::Open => {}
                 // Handshakes go on: their bytes are written below.
                 State::Handshaking => {}
-                State::Connecting | State::Closed => continue,
+                State::Connecting | State::Closing | State::Closed => continue,
             }
-            while closed_loop && self.conns[i].state == State::Open && self.sending() {
+            // Churn: one message per connection, even one opened after the window closed
+            // (it fell due inside it).
+            let churn = self.churn.is_some();
+            while closed_loop && self.conns[i].state == State::Open && (churn || self.sending()) {
                 let c = &self.conns[i];
                 let full = c.load.in_flight() >= self.plan.pipeline;
-                if full || (self.plan.one_each && c.load.queued() > 0) {
+                if full || ((self.plan.one_each || churn) && c.load.queued() > 0) {
                     break;
                 }
                 self.conns[i].load.queue(t, t);
@@ -619,6 +763,8 @@ impl Worker<'_> {
                     );
                     self.close(i, &what, ErrorKind::TimedOut);
                 }
+                // The server did not close its end: its slot is needed.
+                State::Closing if t.saturating_sub(c.opened) > timeout => self.release(i),
                 State::Open if c.load.stalled(t, timeout) => {
                     let owed = c.load.in_flight();
                     self.tally.timeouts += 1;
@@ -679,7 +825,8 @@ impl Worker<'_> {
     /// Connection `i` is connected and every handshake done: load may flow.
     fn open(&mut self, i: usize) {
         let c = &mut self.conns[i];
-        if c.generation == 0 {
+        // Churn's connections are each new, not re-openings.
+        if c.generation == 0 || self.churn.is_some() {
             self.tally.connected += 1;
         } else {
             self.tally.reconnects += 1;
@@ -746,6 +893,14 @@ impl Worker<'_> {
                         }
                     }
                     self.tally.verified += c.load.verified() - before;
+                    if self.churn.is_some() && c.state == State::Open && c.load.verified() > 0 {
+                        // Read on: to the server's FIN if it came, else to would-block.
+                        self.end_cycle(i, t);
+                        if ended {
+                            return Stop::Eof;
+                        }
+                        continue;
+                    }
                     self.touched.push(i);
                     if c.state == State::Handshaking && c.layers.as_ref().is_some_and(|l| l.ready())
                     {
@@ -772,6 +927,10 @@ impl Worker<'_> {
 
     /// The server closed connection `i` (its FIN was read).
     fn server_closed(&mut self, i: usize, t: u64) {
+        if self.conns[i].state == State::Closing {
+            self.release(i);
+            return;
+        }
         if self.conns[i].state == State::Handshaking {
             self.tally.connect_failures += 1;
             self.close(
@@ -811,6 +970,12 @@ impl Worker<'_> {
 
     /// Reading or writing (`op`) connection `i` failed with `e`.
     fn failed(&mut self, i: usize, t: u64, op: &str, e: &std::io::Error) {
+        // After the echo was verified, how the server ends the connection is its own
+        // business: a reset to our FIN loses nothing.
+        if self.conns[i].state == State::Closing {
+            self.release(i);
+            return;
+        }
         if self.conns[i].state == State::Handshaking {
             self.tally.connect_failures += 1;
             self.close(i, &format!("handshake: {op}: {e}"), ErrorKind::Other);
@@ -865,6 +1030,7 @@ impl Worker<'_> {
                     state: State::Connecting,
                     registration: Registration::registered(interest),
                     opened: t,
+                    due: t,
                     generation,
                     layers: None,
                 };
@@ -894,6 +1060,12 @@ impl Worker<'_> {
         c.state = State::Closed;
         self.open -= 1;
         self.tally.error(what.to_owned());
+        if self.churn.is_some() {
+            // The slot takes the next connection; this one's socket goes now.
+            let _ = self.selector.deregister(&mut c.stream);
+            let _ = c.stream.shutdown(Shutdown::Both);
+            self.free.push(i);
+        }
     }
 }
 

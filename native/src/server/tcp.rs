@@ -572,5 +572,8 @@ fn log_event(event: Event, peer: SocketAddr, warnings: &mut Warnings, now: Insta
         Event::BuffersReleased { bytes } => {
             tracing::trace!(%peer, bytes, "quiet: buffers given back");
         }
+        // Reports for views, which a server never asks for (`record_frames` is off and its
+        // fault layers are not built `recording`): they never come here.
+        Event::Queued { .. } | Event::Held { .. } | Event::Released { .. } => {}
     }
 }

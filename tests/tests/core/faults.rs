@@ -102,6 +102,89 @@ fn a_delay_holds_each_echo_until_its_time_and_keeps_the_order() {
 }
 
 #[test]
+fn a_recording_fault_layer_reports_what_its_delay_holds_and_when_it_lets_it_go() {
+    let config = Config {
+        faults: delayed(100),
+        echo: EchoConfig {
+            record_frames: true,
+            ..EchoConfig::default()
+        },
+        ..Config::default()
+    };
+    let mut sim = Sim::over(config, |config| {
+        Faults::new(
+            &config.faults,
+            1,
+            Instant::ZERO,
+            Echo::new(config.clone(), Instant::ZERO),
+        )
+        .recording()
+    });
+    sim.send(
+        b"first
+",
+    )
+    .run();
+    sim.advance(MS(40));
+    sim.send(
+        b"second
+",
+    )
+    .run();
+    let held: Vec<Event> = sim
+        .events
+        .iter()
+        .copied()
+        .filter(|e| e.layer() == "faults")
+        .collect();
+    let at = Instant::from_millis;
+    assert_eq!(
+        held,
+        vec![
+            Event::Held {
+                bytes: 6,
+                until: at(100)
+            },
+            Event::Held {
+                bytes: 7,
+                until: at(140)
+            }
+        ]
+    );
+    // The echo's events of a call come first, then what the fault layer made of them.
+    let first = sim
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::Held { .. }));
+    assert!(matches!(
+        sim.events[first.unwrap() - 1],
+        Event::Echoed { .. }
+    ));
+    sim.events.clear();
+    sim.advance(MS(60));
+    assert_eq!(sim.events, vec![Event::Released { bytes: 6, held: 7 }]);
+    assert_eq!(sim.echoed_str(), "first\n");
+    sim.events.clear();
+    sim.advance_to_deadline();
+    assert_eq!(sim.events, vec![Event::Released { bytes: 7, held: 0 }]);
+}
+
+#[test]
+fn a_fault_layer_not_recording_reports_nothing_it_holds() {
+    let mut sim = faulty(delayed(100), EchoConfig::default());
+    sim.send(b"first\n").run();
+    sim.advance_to_deadline();
+    assert_eq!(sim.echoed_str(), "first\n");
+    assert!(
+        sim.events
+            .iter()
+            .all(|e| !matches!(e, Event::Held { .. } | Event::Released { .. })),
+        "{:?}",
+        sim.events
+    );
+}
+
+#[test]
 fn the_fin_waits_for_the_delayed_echo() {
     let mut sim = faulty(delayed(500), EchoConfig::default());
     sim.send(b"last words\nquit\n").run();

@@ -9,6 +9,7 @@ mod config;
 mod datagram;
 mod deadlines;
 mod faults;
+mod frames;
 mod http;
 mod line;
 mod memory;

@@ -1249,8 +1249,11 @@ fn send_proxy_goes_before_the_tls_handshake() {
 fn tls_settings_belong_to_tls_urls() {
     let cases: [(&[&str], &str); 3] = [
         (&["tls://127.0.0.1:9"], "needs --ca FILE"),
-        (&["127.0.0.1:9", "--insecure"], "are for tls:// and wss://"),
-        (&["http://127.0.0.1:9"], "unknown scheme"),
+        (
+            &["127.0.0.1:9", "--insecure"],
+            "are for tls://, wss:// and https://",
+        ),
+        (&["gopher://127.0.0.1:9"], "unknown scheme"),
     ];
     for (args, why) in cases {
         let out = Command::new(support::binary())
@@ -1262,4 +1265,204 @@ fn tls_settings_belong_to_tls_urls() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(why), "{args:?}: {err}");
     }
+}
+
+// ---- --connect-rate: churn ----
+
+#[test]
+fn churn_opens_echoes_and_closes_every_connection_that_falls_due_over_every_scheme() {
+    let cert = temp_file("churn.pem");
+    let server = every_scheme(&["--mode", "raw"], &cert);
+    for (url, tls, ws) in urls(&server) {
+        // 50 connections/s for 400 ms: connections 0..19 fall due (one every 20 ms).
+        let mut args = vec![
+            url.as_str(),
+            "--connect-rate",
+            "50",
+            "-c",
+            "8",
+            "-d",
+            "400ms",
+            "--warmup",
+            "0s",
+        ];
+        if tls {
+            args.extend(["--ca", cert.to_str().unwrap()]);
+        }
+        let (out, json) = bench(&args);
+        assert!(out.status.success(), "{url}: {json}");
+        assert_eq!(json["mode"], "churn", "{json}");
+        assert_eq!(json["due"], 20, "{url}: {json}");
+        assert_eq!(json["unsent"], 0, "{url}: {json}");
+        assert_eq!(
+            json["cycles"], 20,
+            "each connected, echoed, closed: {url}: {json}"
+        );
+        assert_eq!(json["connected"], 20, "{url}: {json}");
+        assert_eq!(json["verified"], 20, "one echo each: {url}: {json}");
+        assert_eq!(json["open_at_end"], 0, "{url}: {json}");
+        for key in [
+            "connect_failures",
+            "resets",
+            "timeouts",
+            "mismatches",
+            "lost",
+            "closed",
+        ] {
+            assert_eq!(json[key], 0, "{url}: {key}: {json}");
+        }
+        assert!(json["cycle_us"]["p50"].as_f64().unwrap() > 0.0, "{json}");
+        assert!(
+            json["cycle_us"]["max"].as_f64() >= json["connect_us"]["max"].as_f64(),
+            "a cycle holds its connect: {json}"
+        );
+        let handshake = &json["handshake_us"];
+        for (on, which) in [(tls, "tls"), (ws, "websocket")] {
+            assert_eq!(handshake[which].is_object(), on, "{url}: {which}: {json}");
+        }
+    }
+    // The server saw each of the 4 × 20 connections end in order: closed gracefully,
+    // none reset.
+    let mut server = server;
+    server.signal("TERM");
+    let (_, out) = server.wait_exit();
+    assert!(
+        out.contains("80 connections (80 graceful, 0 faults, 0 peer errors, 0 timed out, 0 reset)"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(cert);
+}
+
+#[test]
+fn churn_against_a_server_that_never_echoes_keeps_at_most_c_connections_open() {
+    // A listener that accepts nothing: the kernel completes each connect into its
+    // backlog, and no echo ever comes. Each slot is held for the timeout (1 s), longer
+    // than the run's 300 ms, so only the first 4 of the 60 due connections are opened.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (out, json) = bench(&[
+        &addr,
+        "--connect-rate",
+        "200",
+        "-c",
+        "4",
+        "-d",
+        "300ms",
+        "--warmup",
+        "0s",
+        "--timeout",
+        "1s",
+    ]);
+    drop(listener);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["due"], 60, "{json}");
+    let opened = 60 - json["unsent"].as_u64().unwrap();
+    // A slot freed by the timeout scan just before the backlog is given up may take one
+    // more connection: never more than one per slot.
+    assert!((4..=8).contains(&opened), "{opened} opened: {json}");
+    assert_eq!(json["cycles"], 0, "{json}");
+    assert_eq!(json["timeouts"].as_u64(), Some(opened), "{json}");
+    assert_eq!(json["ok"], false);
+}
+
+#[test]
+fn churn_refuses_flags_it_cannot_honour() {
+    for (extra, why) in [
+        (
+            &["--connect-rate", "0"][..],
+            "--connect-rate must be a positive",
+        ),
+        (
+            &["--connect-rate", "10", "--rate", "10"][..],
+            "cannot be used with",
+        ),
+        (
+            &["--connect-rate", "10", "--pipeline", "2"][..],
+            "cannot be used with",
+        ),
+    ] {
+        let mut args = vec!["127.0.0.1:9"];
+        args.extend_from_slice(extra);
+        let (out, _) = bench_text(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
+
+// ---- http:// and https://: reverb's HTTP echo ----
+
+#[test]
+fn the_http_echo_passes_a_verified_bench_pipelined_and_over_tls() {
+    let cert = temp_file("http.pem");
+    let server = Server::start(&[
+        "-l",
+        "http://127.0.0.1:0",
+        "-l",
+        "https://127.0.0.1:0",
+        "-l",
+        "http://127.0.0.1:0?format=json",
+        "--tls-write-cert",
+        cert.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    let http = format!("http://{}/echo", server.http[0]);
+    let https = format!("https://localhost:{}", server.https[0].port());
+    for (url, tls) in [(&http, false), (&https, true)] {
+        let mut args = vec![
+            url.as_str(),
+            "-c",
+            "4",
+            "-n",
+            "400",
+            "--pipeline",
+            "4",
+            "-s",
+            "1KiB",
+            "--warmup",
+            "0s",
+        ];
+        if tls {
+            args.extend(["--ca", cert.to_str().unwrap()]);
+        }
+        let (out, json) = bench(&args);
+        assert!(out.status.success(), "{url}: {json}");
+        assert_eq!(json["scheme"], if tls { "https" } else { "http" });
+        assert_eq!(json["messages"], 400, "{url}: {json}");
+        assert_eq!(json["protocol_errors"], 0, "{url}: {json}");
+        assert_eq!(json["handshake_us"]["tls"].is_object(), tls, "{json}");
+        assert!(json["handshake_us"]["websocket"].is_null(), "{json}");
+    }
+    // Churn over HTTP: a request and its answer per connection.
+    let (out, json) = bench(&[
+        &http,
+        "--connect-rate",
+        "50",
+        "-c",
+        "4",
+        "-d",
+        "200ms",
+        "--warmup",
+        "0s",
+    ]);
+    assert!(out.status.success(), "{json}");
+    assert_eq!(json["cycles"], 10, "{json}");
+    // A JSON answer is not the request sent back: a protocol error, named.
+    let json_url = format!("http://{}", server.http[1]);
+    let (out, json) = bench(&[&json_url, "-c", "1", "-n", "5", "--warmup", "0s"]);
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["protocol_errors"], 1, "{json}");
+    assert!(
+        first_error(&json).contains("is the listener's format raw?"),
+        "{json}"
+    );
+    let _ = std::fs::remove_file(cert);
+}
+
+#[test]
+fn reverb_client_leaves_http_to_the_bench() {
+    let (status, _, err) = support::run(&["client", "http://127.0.0.1:9"], b"");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("http:// is for reverb bench"), "{err}");
 }

@@ -8,6 +8,7 @@ use std::process::Command;
 
 use reverb_tests::http::{responses, responses_with};
 
+use crate::chromium::in_chromium;
 use crate::support::{have, run, run_program, Client, Server, LIMIT};
 
 fn temp_file(name: &str) -> PathBuf {
@@ -78,6 +79,44 @@ fn curl_gets_its_request_back_byte_for_byte_and_as_json() {
     let head = curl(&["-I", &format!("http://{raw}/h")], b"");
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     assert!(head.contains("Content-Length: "), "{head}");
+}
+
+#[test]
+fn chromiums_fetch_gets_its_request_back_as_the_browser_sent_it() {
+    // The page is loaded from the JSON listener itself, so its fetch is same-origin: the
+    // browser sends its own headers (User-Agent, Origin on a POST) and reads the answer.
+    let server = Server::start(&["-l", "http://127.0.0.1:0?format=json"]);
+    let origin = format!("http://{}/start", server.http[0]);
+    let page_fn = r#"async (body) => {
+  const answer = await fetch('/echo?x=1', {
+    method: 'POST',
+    headers: { 'X-From-Page': 'yes', 'Content-Type': 'text/plain' },
+    body,
+  });
+  return { status: answer.status, type: answer.headers.get('content-type'),
+           doc: await answer.json() };
+}"#;
+    let Some(result) = in_chromium(Some(&origin), page_fn, &serde_json::json!("hello\nfetch"))
+    else {
+        return;
+    };
+    assert_eq!(result["status"], 200, "{result}");
+    assert_eq!(result["type"], "application/json", "{result}");
+    let doc = &result["doc"];
+    assert_eq!(doc["method"], "POST", "{result}");
+    assert_eq!(doc["path"], "/echo", "{result}");
+    assert_eq!(doc["query"], "x=1", "{result}");
+    assert_eq!(doc["body"], "hello\nfetch", "{result}");
+    let headers = doc["headers"].as_array().unwrap();
+    let value = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(name))
+            .map(|h| h[1].as_str().unwrap().to_owned())
+    };
+    assert_eq!(value("x-from-page").as_deref(), Some("yes"), "{result}");
+    assert!(value("user-agent").unwrap().contains("Chrome"), "{result}");
+    assert_eq!(value("origin"), Some(format!("http://{}", server.http[0])));
 }
 
 #[test]

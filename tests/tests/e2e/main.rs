@@ -3,6 +3,7 @@
 //! line or a close, with a 10 s safety net.
 
 mod bench;
+mod chromium;
 mod cli;
 mod client;
 mod closing;

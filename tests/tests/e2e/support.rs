@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -470,7 +470,7 @@ pub(crate) fn run_program(
         let _ = input.write_all(&stdin);
     });
     let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let (mut o, mut e) = (String::new(), String::new());
         let _ = out.read_to_string(&mut o);
@@ -499,4 +499,34 @@ pub(crate) fn have(program: &str) -> bool {
         eprintln!("skipped: {program} is not installed");
     }
     found
+}
+
+/// Runs a program to its end within `limit`, killing it past that; its stdout, or a
+/// panic with its stderr.
+pub(crate) fn output_within(mut command: Command, limit: Duration) -> String {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the client");
+    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut out, mut err) = (String::new(), String::new());
+        let _ = stdout.read_to_string(&mut out);
+        let _ = stderr.read_to_string(&mut err);
+        let _ = tx.send((out, err));
+    });
+    let Ok((out, err)) = rx.recv_timeout(limit) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the client did not finish within {limit:?}");
+    };
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "the client failed ({status}):\n{err}\n{out}"
+    );
+    out
 }

@@ -3,14 +3,12 @@
 //! for the bad inputs a real client would never send. A missing client is skipped with a
 //! message.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-use crate::support::{run, Client, Server, LIMIT};
+use crate::chromium::in_chromium;
+use crate::support::{output_within, run, Client, Server, LIMIT};
 
 /// A file name for this test's certificate, unique to the process and the test.
 fn temp_file(name: &str) -> PathBuf {
@@ -30,36 +28,6 @@ fn have_websockets() -> bool {
         eprintln!("skipped: python3 with the websockets package is not installed");
     }
     found
-}
-
-/// Runs a program to its end within `limit`, killing it past that; its stdout, or a
-/// panic with its stderr.
-fn output_within(mut command: Command, limit: Duration) -> String {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the client");
-    let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let (mut out, mut err) = (String::new(), String::new());
-        let _ = stdout.read_to_string(&mut out);
-        let _ = stderr.read_to_string(&mut err);
-        let _ = tx.send((out, err));
-    });
-    let Ok((out, err)) = rx.recv_timeout(limit) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the client did not finish within {limit:?}");
-    };
-    let status = child.wait().unwrap();
-    assert!(
-        status.success(),
-        "the client failed ({status}):\n{err}\n{out}"
-    );
-    out
 }
 
 /// Python's `websockets` (its synchronous client) against `url`: a text message with
@@ -155,72 +123,39 @@ fn pythons_websockets_over_wss_trusts_the_written_certificate() {
     let _ = std::fs::remove_file(cert);
 }
 
-/// Headless Chromium's own `WebSocket`, driven through playwright-core from node, as the
-/// playground's browser tests drive it: the page sends a text and a binary message to
+/// Headless Chromium's own `WebSocket`: the page sends a text and a binary message to
 /// each URL, then closes with 4000, and reports what came back.
 fn chromium_websocket(urls: &[String]) -> Option<serde_json::Value> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let playwright = root.join("node_modules/playwright-core");
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !playwright.exists() || !Path::new(&chromium).exists() {
-        eprintln!("skipped: node_modules/playwright-core or {chromium} is missing (npm ci)");
-        return None;
-    }
-    let script = r#"
-import { chromium } from 'playwright-core';
-const urls = JSON.parse(process.env.REVERB_WS_URLS);
-const browser = await chromium.launch({
-  executablePath: process.env.REVERB_CHROMIUM,
-  headless: true,
-  // Offline and quiet, as web/tools/browser.mjs; the wss:// server's certificate is
-  // self-signed, made at start.
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-         '--disable-background-networking', '--ignore-certificate-errors'],
-});
-try {
-  const page = await browser.newPage();
+    let page_fn = r#"async (urls) => {
   const results = [];
   for (const url of urls) {
-    results.push(await page.evaluate(async (url) => {
-      const ws = new WebSocket(url);
-      ws.binaryType = 'arraybuffer';
-      const events = [];
-      let wake = () => {};
-      ws.onmessage = (e) => { events.push(e.data); wake(); };
-      const next = () => new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no echo within 5 s')), 5000);
-        wake = () => { clearTimeout(timer); resolve(events.shift()); };
-        if (events.length) wake();
-      });
-      await new Promise((resolve, reject) => {
-        ws.onopen = resolve;
-        ws.onerror = () => reject(new Error('could not connect to ' + url));
-      });
-      ws.send('from a browser\nline two');
-      const text = await next();
-      ws.send(new Uint8Array([0, 1, 2, 255]));
-      const binary = Array.from(new Uint8Array(await next()));
-      const closed = new Promise((resolve) => {
-        ws.onclose = (e) => resolve({ code: e.code, clean: e.wasClean });
-      });
-      ws.close(4000, 'bye');
-      return { text, binary, close: await closed };
-    }, url));
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    const events = [];
+    let wake = () => {};
+    ws.onmessage = (e) => { events.push(e.data); wake(); };
+    const next = () => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no echo within 5 s')), 5000);
+      wake = () => { clearTimeout(timer); resolve(events.shift()); };
+      if (events.length) wake();
+    });
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error('could not connect to ' + url));
+    });
+    ws.send('from a browser\nline two');
+    const text = await next();
+    ws.send(new Uint8Array([0, 1, 2, 255]));
+    const binary = Array.from(new Uint8Array(await next()));
+    const closed = new Promise((resolve) => {
+      ws.onclose = (e) => resolve({ code: e.code, clean: e.wasClean });
+    });
+    ws.close(4000, 'bye');
+    results.push({ text, binary, close: await closed });
   }
-  console.log(JSON.stringify(results));
-} finally {
-  await browser.close();
-}
-"#;
-    let mut command = Command::new("node");
-    command
-        .args(["--input-type=module", "-e", script])
-        .current_dir(&root)
-        .env("REVERB_WS_URLS", serde_json::to_string(urls).unwrap())
-        .env("REVERB_CHROMIUM", &chromium);
-    // Starting a browser takes a few seconds on a loaded 2-core machine.
-    let out = output_within(command, LIMIT * 3);
-    Some(serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}")))
+  return results;
+}"#;
+    in_chromium(None, page_fn, &serde_json::json!(urls))
 }
 
 #[test]

@@ -140,6 +140,13 @@ function answered(core) {
   return `<p class="figure" data-role="answered"><b>${n}</b> request${n === 1 ? '' : 's'} answered</p><p class="note">The HTTP layer marks no frame ends: each answer shows in the output queue (6) and in what the client read (8).</p>`;
 }
 
+/** What a frame is, when it is not a plain echo, or dropped before it was written. */
+function frameLabel(f) {
+  const label = { partial: 'partial line', collected: 'collection', error: 'error line' }[f.kind];
+  const words = [label, f.dropped ? 'dropped: the connection failed' : ''].filter(Boolean).join(', ');
+  return words ? `<span class="fk fk-${esc(f.kind)}">${esc(words)}</span> ` : '';
+}
+
 function stage(n, title, body, note = '') {
   return `<section class="stage" aria-label="${esc(title)}"><h4><b>${n}</b> ${esc(title)}</h4>${body}${note ? `<p class="note">${note}</p>` : ''}</section>`;
 }
@@ -168,10 +175,12 @@ function stages(c) {
     : c.accepted
       ? '<p class="empty">no read yet</p>'
       : '<p class="empty">no read: the server has not accepted this connection</p>';
+  // Each frame as the core reported it queued: an echo shows its bytes alone; another
+  // kind (a flushed partial line, the collection, an error line) says what it is.
   const frames = c.frames.length
     ? `<ol class="frames">${c.frames
         .slice(-4)
-        .map((f) => `<li><code>${esc(printable(f.bytes, 16))}</code></li>`)
+        .map((f) => `<li data-frame="${esc(f.kind)}"${f.dropped ? ' data-dropped="true"' : ''}>${frameLabel(f)}<code>${esc(f.dropped ? `${f.len} B` : printable(f.bytes, 16))}</code></li>`)
         .join('')}</ol>`
     : '<p class="empty">no frame yet</p>';
   const clientEnd = c.refused

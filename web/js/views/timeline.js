@@ -1,7 +1,8 @@
 // The timeline: one lane per connection, virtual time left to right. Each kind of mark
 // has its own shape (and a legend), so colour is never the only way to tell them apart.
 // Bands show spans: reading paused by backpressure (the lane's height), and output held by
-// the fault layer (a hatched strip along the lane's foot, while its deadline runs).
+// the fault layer (a hatched strip along the lane's foot: a delay's from the layer's own
+// held and released events, pacing's while its deadline runs).
 
 import { esc } from './html.js';
 
@@ -50,32 +51,47 @@ function marks(ticks, upto) {
     if (t.cid !== null && KINDS[t.kind] && (t.n ?? 1) > 0 && !(t.kind === 'accept' && !t.state.conns[t.cid]?.accepted)) out.push({ t: t.t, cid: t.cid, kind: t.kind, text: t.text });
     for (const n of t.notes) {
       if (n.kind === 'write' && n.n > 0) out.push({ t: t.t, cid: n.cid, kind: 'write', text: n.text });
-      if (n.kind === 'event' && n.event !== 'echoed') out.push({ t: t.t, cid: n.cid, kind: 'event', text: n.text });
+      // A frame queued and output held are shown elsewhere (the frames, the held band):
+      // one flag each would bury the others.
+      if (n.kind === 'event' && !QUIET.has(n.event)) out.push({ t: t.t, cid: n.cid, kind: 'event', text: n.text });
       if (n.kind === 'release' || n.kind === 'fin') out.push({ t: t.t, cid: n.cid, kind: 'event', text: n.text });
     }
   }
   return out;
 }
 
+/** Core events the timeline marks no flag for. */
+const QUIET = new Set(['echoed', 'queued', 'held']);
+
 /**
- * Spans where the fault layer held a connection's output (its deadline ran):
- * [{cid, from, to, hold, open}], from the recorded state of each tick.
+ * Spans where the fault layer held a connection's output: [{cid, from, to, hold, open}].
+ * A delay's span is what the layer reports: from output held while none was, to the
+ * release that leaves none (or the connection's end). Pacing reports nothing of its own:
+ * its span is while its deadline runs, from the recorded state of each tick.
  */
 function heldSpans(ticks, upto) {
   const open = new Map();
   const spans = [];
+  const start = (cid, hold, t) => {
+    if (!open.has(`${cid} ${hold}`)) open.set(`${cid} ${hold}`, { cid, hold, from: t });
+  };
+  const stop = (cid, hold, t) => {
+    const s = open.get(`${cid} ${hold}`);
+    if (s) spans.push({ ...s, to: t });
+    open.delete(`${cid} ${hold}`);
+  };
   for (const t of ticks.slice(0, upto + 1)) {
+    for (const n of t.notes) {
+      if (n.event === 'held') start(n.cid, 'delay', t.t);
+      if ((n.event === 'released' && !n.held) || n.kind === 'release') stop(n.cid, 'delay', t.t);
+    }
     for (const c of t.state.conns) {
-      const started = open.get(c.cid);
-      if (c.fault && !started) open.set(c.cid, { from: t.t, hold: c.fault.hold });
-      if (!c.fault && started) {
-        spans.push({ cid: c.cid, ...started, to: t.t });
-        open.delete(c.cid);
-      }
+      if (c.fault?.hold === 'pacing') start(c.cid, 'pacing', t.t);
+      else stop(c.cid, 'pacing', t.t);
     }
   }
   const end = ticks[upto]?.t ?? 0;
-  for (const [cid, s] of open) spans.push({ cid, ...s, to: end, open: true });
+  for (const s of open.values()) spans.push({ ...s, to: end, open: true });
   return spans;
 }
 
