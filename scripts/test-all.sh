@@ -15,13 +15,17 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # Clients no one here wrote, for the interop tests: Chromium (the playground and
 # WebSocket), openssl (s_client against tls://) and Python's ssl module, curl (http://
 # and https://), and HAProxy, the load balancer reverb is proven behind (TCP mode with
-# send-proxy-v2, HTTP mode, its health checks; tests/tests/e2e/proxy.rs).
+# send-proxy-v2, HTTP mode, its health checks; tests/tests/e2e/proxy.rs). PyYAML reads
+# deploy/kubernetes.yaml (tests/tests/e2e/deploy.rs); systemd-analyze, where systemd is
+# installed, checks deploy/reverb.service (not installed for it: CI machines have none
+# running).
 APT=()
 command -v chromium >/dev/null 2>&1 || APT+=(chromium)
 command -v openssl >/dev/null 2>&1 || APT+=(openssl)
 command -v python3 >/dev/null 2>&1 || APT+=(python3)
 command -v curl >/dev/null 2>&1 || APT+=(curl)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || APT+=(haproxy)
+python3 -c 'import yaml' 2>/dev/null || APT+=(python3-yaml)
 if [ ${#APT[@]} -gt 0 ]; then
   step "apt: ${APT[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -70,6 +74,11 @@ cargo build --quiet -p reverb-core --target wasm32-unknown-unknown --release
 # The xtask first: building it after the tests would compile shared dependencies twice.
 step "cargo build (xtask, binaries)"
 cargo build --quiet --workspace --bins
+
+# The container image's build step (deploy/Dockerfile), word for word, so what the image
+# builds is what CI built; tests/tests/e2e/deploy.rs checks that the two lines match.
+step "cargo build --release -p reverb (deploy/Dockerfile's build step)"
+cargo build --release -p reverb
 
 # The core's properties run 1024 cases each here (256 in a developer's quick run): about
 # 10 s more on 2 cores, measured, for four times the search.

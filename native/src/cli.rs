@@ -259,6 +259,15 @@ pub struct ServeArgs {
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Write the process id to FILE once every socket is bound; removed on a clean exit [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Read settings from this TOML file: keys are these flags' long names; flags and REVERB_* variables override it [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Check the effective settings (file, variables and flags), print them as a TOML file and exit, binding nothing
+    #[arg(long)]
+    pub print_config: bool,
     /// Faults injected on purpose, for testing clients.
     #[command(flatten)]
     pub faults: FaultArgs,
@@ -455,6 +464,12 @@ impl ServeArgs {
         }
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => ServerTls::from_pem_files(cert, key),
+            // Clap pairs the flags; a config file's defaults escape that check.
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(UsageError::Driver(
+                    "--tls-cert and --tls-key go together: a certificate needs its key".into(),
+                ))
+            }
             _ => {
                 let mut names = vec!["localhost".to_owned()];
                 for listener in tls_listeners {

@@ -11,14 +11,17 @@
 //!   (binding shared listeners, reading and writing until `WouldBlock`, sorting accept
 //!   errors, deadlines to poll timeouts).
 //! - [`cli`], [`listen`], [`units`], [`logging`]: the command line, listener URLs and
-//!   their parsers, and log setup.
+//!   their parsers, and log setup; [`config`]: the same flags from `REVERB_*` variables
+//!   and a TOML file, and `--print-config`; [`pid_file`]: `--pid-file`.
 
 pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod config;
 pub mod listen;
 pub mod logging;
 pub mod net;
+pub mod pid_file;
 pub mod server;
 pub mod units;

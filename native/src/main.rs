@@ -4,13 +4,33 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use reverb::bench::BenchArgs;
-use reverb::cli::{Cli, Command, ServeArgs};
+use reverb::cli::{Command, ServeArgs};
+use reverb::config::SettingsError;
+use reverb::pid_file::PidFile;
 use reverb::server::Server;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let parsed = match reverb::config::parse_from(std::env::args_os()) {
+        Ok(parsed) => parsed,
+        Err(SettingsError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("reverb: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = parsed.cli;
+    if let (Command::Serve(args), Some(effective)) = (&cli.command, &parsed.effective) {
+        if args.print_config {
+            // Checked as a start would check it, binding nothing: a file that prints is
+            // one that starts.
+            if let Err(e) = args.options() {
+                return fail(2, &e);
+            }
+            print!("{effective}");
+            return ExitCode::SUCCESS;
+        }
+    }
     reverb::logging::init(cli.verbosity(), cli.log_format);
     match &cli.command {
         Command::Serve(args) => serve(args),
@@ -63,6 +83,12 @@ fn serve(args: &ServeArgs) -> ExitCode {
     }
     let server = match Server::bind(options) {
         Ok(server) => server,
+        Err(e) => return fail(1, &e),
+    };
+    // After the bind (and any --user): the file says the process serves, and it is the
+    // running user who removes it at the end.
+    let pid_file = match args.pid_file.as_deref().map(PidFile::create).transpose() {
+        Ok(pid_file) => pid_file,
         Err(e) => return fail(1, &e),
     };
     let result = server.run(|server| {
@@ -130,6 +156,9 @@ fn serve(args: &ServeArgs) -> ExitCode {
         }
         let _ = out.flush();
     });
+    if let Some(pid_file) = pid_file {
+        pid_file.remove();
+    }
     match result {
         Ok(summary) => {
             println!("reverb: {summary}");

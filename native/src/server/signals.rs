@@ -1,13 +1,16 @@
 //! The main thread's loop: SIGINT and SIGTERM through `signal-hook-mio`, and the workers'
 //! exit notices through a mio `Waker`. The first signal asks every worker to drain; a
-//! second one exits the process at once.
+//! second one exits the process at once. SIGHUP, which kills a process that does not
+//! handle it, is handled and ignored: reverb reloads nothing (a changed configuration
+//! takes a restart), and a terminal hanging up or a habitual `kill -HUP` must not end a
+//! server that is serving.
 
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use mio::{Events, Interest, Poll, Token, Waker};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use super::Control;
@@ -24,11 +27,11 @@ pub(crate) struct SignalWatch {
 }
 
 impl SignalWatch {
-    /// Installs the handlers. From here on SIGINT and SIGTERM no longer kill the process:
-    /// they are events.
+    /// Installs the handlers. From here on SIGINT, SIGTERM and SIGHUP no longer kill the
+    /// process: they are events.
     pub(crate) fn new() -> io::Result<Self> {
         let poll = Poll::new()?;
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WORKER_EXIT)?);
@@ -87,6 +90,13 @@ impl SignalWatch {
     }
 
     fn on_signal(&mut self, signal: i32, control: &Control, wakers: &[Arc<Waker>]) {
+        if signal == SIGHUP {
+            tracing::info!(
+                signal = "SIGHUP",
+                "ignored: reverb reloads nothing; to change its configuration, restart it"
+            );
+            return;
+        }
         if self.first.is_some() {
             // The user insists: no drain, no summary.
             eprintln!("reverb: second signal ({}), exiting now", name(signal));
@@ -116,6 +126,7 @@ fn name(signal: i32) -> &'static str {
     match signal {
         SIGINT => "SIGINT",
         SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
         _ => "signal",
     }
 }

@@ -7,6 +7,8 @@ mod chromium;
 mod cli;
 mod client;
 mod closing;
+mod config;
+mod deploy;
 mod faults;
 mod http;
 mod injected;

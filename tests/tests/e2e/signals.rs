@@ -119,3 +119,21 @@ fn a_second_signal_exits_at_once() {
         "no summary after a forced exit: {out}"
     );
 }
+
+#[test]
+fn sighup_is_ignored_with_a_log_line_and_serving_goes_on() {
+    let mut server = Server::start(&[]);
+    let mut before = server.connect();
+    before.roundtrip(b"one\n", b"one\n");
+    server.signal("HUP");
+    server.await_log(&["SIGHUP", "ignored", "restart"]);
+    // The open connection and a new one are both served.
+    before.roundtrip(b"two\n", b"two\n");
+    server.connect().roundtrip(b"three\n", b"three\n");
+    // Closed first, so the drain has no linger to wait out.
+    drop(before);
+    server.signal("TERM");
+    let (status, out) = server.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(out.contains("stopped by SIGTERM: 2 connections"), "{out}");
+}
