@@ -79,11 +79,25 @@ struct Conn {
     registration: Registration,
     opened: Instant,
     /// `worker/n` for logs: the n-th connection of that worker.
-    name: String,
+    name: ConnName,
     /// Whether `--max-connections-per-ip` counts it (to uncount at release).
     per_ip: bool,
     /// Whether the connection is in the read queue.
     queued: bool,
+}
+
+/// A connection's name in the logs, `worker/n`: formatted when a line is written, so an
+/// idle connection holds two numbers rather than a string of its own on the heap.
+#[derive(Debug, Clone, Copy)]
+struct ConnName {
+    worker: usize,
+    number: u64,
+}
+
+impl std::fmt::Display for ConnName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.worker, self.number)
+    }
 }
 
 /// Every TCP connection of one event loop.
@@ -214,7 +228,10 @@ impl Connections {
         if self.conns.len() <= index {
             self.conns.resize_with(index + 1, || None);
         }
-        let name = format!("{}/{}", self.worker, self.registry.counters().accepted);
+        let name = ConnName {
+            worker: self.worker,
+            number: self.registry.counters().accepted,
+        };
         if self.registry.config().faults.is_active() {
             let seed = self.registry.config().faults.seed;
             tracing::info!(%peer, conn = %name, fault_seed = seed, fault_conn = number, "connection opened");
