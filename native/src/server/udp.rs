@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use mio::net::UdpSocket;
 use reverb_core::{
-    DatagramEcho, DatagramFaults, DatagramGuards, Instant, Source, Unanswered, ValidConfig,
-    Verdict, LOOP_WINDOW,
+    DatagramCounters, DatagramEcho, DatagramFaults, DatagramGuards, Instant, Source, Unanswered,
+    ValidConfig, Verdict, LOOP_WINDOW,
 };
 
 use super::metrics::{self, WorkerMetrics};
@@ -104,30 +104,6 @@ impl UdpEcho {
         }
     }
 
-    /// Publishes this socket's totals (the core's counts and its own) to the metrics:
-    /// a few stores per batch of datagrams rather than a count per datagram.
-    fn publish(&self) {
-        let (worker, i) = &self.metrics;
-        let Some(cells) = worker.udp.get(*i) else {
-            return;
-        };
-        let c = self.echo.counters();
-        cells.bytes_in.set(c.bytes_in);
-        cells.bytes_out.set(self.sent_bytes);
-        cells.echoed.set(c.echoed);
-        for why in metrics::Unanswered::ALL {
-            let n = match why {
-                metrics::Unanswered::TooLarge => c.dropped,
-                metrics::Unanswered::SendFailed => self.send_dropped,
-                metrics::Unanswered::SourcePort => c.refused_port,
-                metrics::Unanswered::EchoLoop => c.looped,
-                metrics::Unanswered::RateLimited => c.rate_limited,
-                metrics::Unanswered::Injected => self.injected.dropped,
-            };
-            cells.dropped[why as usize].set(n);
-        }
-    }
-
     /// What this socket answered and refused, as the worker's statistics count it.
     pub(crate) fn stats(&self) -> WorkerStats {
         let c = self.echo.counters();
@@ -143,6 +119,17 @@ impl UdpEcho {
             datagrams_reordered: self.injected.reordered,
             ..WorkerStats::default()
         }
+    }
+
+    /// Publishes this socket's totals to the metrics.
+    fn publish(&self) {
+        publish(
+            &self.metrics,
+            self.echo.counters(),
+            self.sent_bytes,
+            self.send_dropped,
+            self.injected.dropped,
+        );
     }
 
     /// Reads and answers datagrams until `WouldBlock` or the budget.
@@ -179,6 +166,15 @@ impl UdpEcho {
                 Some(faults) => faults.decide(now),
                 None => Verdict::Send,
             };
+            // Before the reply goes: a client that has its echo and then scrapes finds it
+            // counted.
+            publish(
+                &self.metrics,
+                self.echo.counters(),
+                self.sent_bytes,
+                self.send_dropped,
+                self.injected.dropped,
+            );
             match verdict {
                 Verdict::Send => tally(
                     &mut self.send_dropped,
@@ -228,6 +224,34 @@ impl UdpEcho {
                 faults.sent_held();
             }
         }
+    }
+}
+
+/// Publishes a socket's totals (the core's counts and the socket's own) to the metrics:
+/// stores of totals both already keep, so nothing is counted twice.
+fn publish(
+    (worker, i): &(Arc<WorkerMetrics>, usize),
+    c: &DatagramCounters,
+    sent_bytes: u64,
+    send_dropped: u64,
+    injected_dropped: u64,
+) {
+    let Some(cells) = worker.udp.get(*i) else {
+        return;
+    };
+    cells.bytes_in.set(c.bytes_in);
+    cells.bytes_out.set(sent_bytes);
+    cells.echoed.set(c.echoed);
+    for why in metrics::Unanswered::ALL {
+        let n = match why {
+            metrics::Unanswered::TooLarge => c.dropped,
+            metrics::Unanswered::SendFailed => send_dropped,
+            metrics::Unanswered::SourcePort => c.refused_port,
+            metrics::Unanswered::EchoLoop => c.looped,
+            metrics::Unanswered::RateLimited => c.rate_limited,
+            metrics::Unanswered::Injected => injected_dropped,
+        };
+        cells.dropped[why as usize].set(n);
     }
 }
 
