@@ -155,8 +155,8 @@ impl Cells {
     fn latency(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let mut family = encoder.encode_descriptor(
             "reverb_echo_latency_seconds",
-            "Time from reading bytes to having written all of their echo, measured inside \
-             the server",
+            "Time from the event loop waking to read bytes to having written all of their \
+             echo, measured inside the server",
             None,
             MetricType::Histogram,
         )?;

@@ -87,8 +87,8 @@ struct Conn {
     queued: bool,
     /// Its listener's index, for the metrics.
     listener: usize,
-    /// With `--admin`: when the bytes whose echo is being written were read, for the
-    /// echo latency histogram.
+    /// With `--admin`: when the loop woke to read the bytes whose echo is being written,
+    /// for the echo latency histogram.
     received_at: Option<StdInstant>,
 }
 
@@ -119,9 +119,12 @@ pub(crate) struct Connections {
     pub(crate) proxy_refused: u64,
     /// This loop's metric cells, per listener.
     metrics: Arc<WorkerMetrics>,
-    /// Whether to time echoes (`--admin` given): two clock reads per echo, skipped when
+    /// Whether to time echoes (`--admin` given): one clock read per echo, skipped when
     /// nobody can see the histogram.
     timing: bool,
+    /// When the loop last woke with readiness to handle: where the latency of the echoes
+    /// of what it reads starts.
+    pub(crate) woke: StdInstant,
 }
 
 impl Connections {
@@ -148,6 +151,7 @@ impl Connections {
             proxy_refused: 0,
             metrics,
             timing,
+            woke: StdInstant::now(),
         }
     }
 
@@ -376,7 +380,7 @@ impl Connections {
     /// read (rule 2), so the echo of one read is written before the next read.
     fn read(&mut self, selector: &mio::Registry, id: ConnId, now: Instant, until: ReadUntil) {
         let mut buf = std::mem::take(&mut self.buf);
-        let timing = self.timing;
+        let timing = self.timing.then_some(self.woke);
         for _ in 0..READ_BUDGET {
             let capacity = self.registry.get(id).map_or(0, |c| c.receive_capacity());
             let Some(conn) = self.conn_mut(id).filter(|_| capacity > 0) else {
@@ -388,8 +392,8 @@ impl Connections {
             let outcome = read_once(&mut conn.stream, &mut buf[..limit]);
             match outcome {
                 ReadOutcome::Data(n) => {
-                    if timing && conn.received_at.is_none() {
-                        conn.received_at = Some(StdInstant::now());
+                    if conn.received_at.is_none() {
+                        conn.received_at = timing;
                     }
                     let listener = conn.listener;
                     if let Some(cells) = self.metrics.tcp.get(listener) {

@@ -232,7 +232,10 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            let now = self.clock.now();
+            let (now, woke) = self.clock.read();
+            // The echo latency of what this turn reads starts here, when readiness was
+            // reported: one clock read per turn rather than one per read.
+            self.tcp.woke = woke;
             for event in &events {
                 match source(event.token()) {
                     Source::Waker => self.check_stop(now),
