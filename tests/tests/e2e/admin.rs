@@ -29,13 +29,17 @@ fn start(args: &[&str]) -> (Server, SocketAddr) {
 
 /// Sends `request` as it is and reads the answer to the server's close.
 fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect_timeout(&addr, LIMIT).expect("connect to admin");
-    stream.set_read_timeout(Some(LIMIT)).unwrap();
-    stream.set_write_timeout(Some(LIMIT)).unwrap();
-    stream.write_all(request).expect("send the request");
+    try_exchange(addr, request).expect("an answer, then the close")
+}
+
+fn try_exchange(addr: SocketAddr, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect_timeout(&addr, LIMIT)?;
+    stream.set_read_timeout(Some(LIMIT))?;
+    stream.set_write_timeout(Some(LIMIT))?;
+    stream.write_all(request)?;
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).expect("read to the close");
-    answer
+    stream.read_to_end(&mut answer)?;
+    Ok(answer)
 }
 
 fn request(addr: SocketAddr, method: &str, path: &str) -> Response {
@@ -221,4 +225,48 @@ fn a_malformed_or_oversized_request_is_refused_and_the_endpoint_serves_on() {
     // The echo listener is untouched by all this.
     let mut client = server.connect();
     client.roundtrip(b"still here\n", b"still here\n");
+}
+
+#[test]
+fn admin_connections_are_bounded_and_a_full_endpoint_recovers() {
+    let (server, admin) = start(&[]);
+    // Sixteen clients that send nothing hold every slot.
+    let idle: Vec<TcpStream> = (0..16)
+        .map(|_| TcpStream::connect_timeout(&admin, LIMIT).expect("connect to admin"))
+        .collect();
+    // One of them answered proves the endpoint has taken them all: their connects came
+    // before its request, and a loop accepts everything waiting before it reads.
+    let mut first = idle[0].try_clone().unwrap();
+    first.set_read_timeout(Some(LIMIT)).unwrap();
+    first.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    first.read_to_end(&mut answer).unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    // The first has its answer but holds its slot until it closes: a seventeenth
+    // connection is closed with nothing said.
+    let mut over = TcpStream::connect_timeout(&admin, LIMIT).unwrap();
+    over.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut nothing = Vec::new();
+    // Closed at once: a FIN, or a reset if our request was already there.
+    let _ = over.write_all(b"GET /healthz HTTP/1.1\r\n\r\n");
+    let _ = over.read_to_end(&mut nothing);
+    assert!(nothing.is_empty(), "{}", String::from_utf8_lossy(&nothing));
+    // Once the clients go, their slots are free again: the endpoint answers, and the
+    // echo was never disturbed.
+    drop((idle, first));
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        // Closed unanswered (a FIN, or a reset for the unread request) while the endpoint
+        // has not yet seen every close; its next readiness event frees a slot.
+        match try_exchange(admin, b"GET /healthz HTTP/1.1\r\n\r\n") {
+            Ok(answer) if answer.starts_with(b"HTTP/1.1 200") => break,
+            Ok(answer) => assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer)),
+            Err(_) => {}
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the endpoint stayed full"
+        );
+    }
+    server.connect().roundtrip(b"echo\n", b"echo\n");
 }
