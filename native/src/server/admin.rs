@@ -67,6 +67,9 @@ pub(crate) struct Admin {
     listener: TcpListener,
     base: usize,
     conns: Vec<Option<AdminConn>>,
+    /// Connections open: the loop asks for the deadline every turn, and with none open
+    /// the answer must cost nothing.
+    open: usize,
     exposition: Exposition,
     control: Arc<Control>,
 }
@@ -97,6 +100,7 @@ impl Admin {
             listener,
             base,
             conns: (0..MAX_CONNECTIONS).map(|_| None).collect(),
+            open: 0,
             exposition,
             control,
         })
@@ -119,11 +123,17 @@ impl Admin {
     /// The earliest connection deadline; none while no admin connection is open, so an
     /// idle endpoint never wakes its loop.
     pub(crate) fn deadline(&self) -> Option<Instant> {
+        if self.open == 0 {
+            return None;
+        }
         self.conns.iter().flatten().map(|c| c.deadline).min()
     }
 
     /// Drops the connections whose time is up.
     pub(crate) fn on_timeout(&mut self, selector: &mio::Registry, now: Instant) {
+        if self.open == 0 {
+            return;
+        }
         for slot in 0..self.conns.len() {
             if self.conns[slot].as_ref().is_some_and(|c| c.deadline <= now) {
                 self.close(selector, slot);
@@ -149,6 +159,7 @@ impl Admin {
                 tracing::debug!(%peer, error = %e, "admin: cannot register a connection");
                 continue;
             }
+            self.open += 1;
             self.conns[slot] = Some(AdminConn {
                 stream,
                 registration: Registration::registered(Interest::READABLE),
@@ -211,6 +222,7 @@ impl Admin {
 
     fn close(&mut self, selector: &mio::Registry, slot: usize) {
         if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            self.open -= 1;
             if conn.registration.current().is_some() {
                 let _ = selector.deregister(&mut conn.stream);
             }

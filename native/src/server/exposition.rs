@@ -310,3 +310,59 @@ impl Collector for Cells {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn labels(url: &str, protocol: &'static str) -> ListenerLabels {
+        ListenerLabels {
+            url: url.to_owned(),
+            protocol,
+        }
+    }
+
+    #[test]
+    fn every_worker_is_added_up_per_listener() {
+        let workers: Vec<_> = (0..2).map(|_| Arc::new(WorkerMetrics::new(1, 1))).collect();
+        for (w, opened) in workers.iter().zip([3, 2]) {
+            let cells = &w.tcp[0];
+            cells.accepted.add(opened);
+            cells.closed(CloseClass::Graceful);
+            cells.bytes_in.add(100);
+            cells.timer(Timer::Idle);
+            cells.latency.observe(Duration::from_micros(20));
+            cells.latency.observe(Duration::from_millis(2));
+            w.udp[0].echoed.set(7);
+        }
+        let exposition = Exposition::new(
+            vec![labels("tcp://127.0.0.1:7007", "tcp")],
+            vec![labels("udp://127.0.0.1:7007", "udp")],
+            workers,
+        );
+        let text = exposition.render();
+        let tcp = r#"listener="tcp://127.0.0.1:7007",protocol="tcp""#;
+        for line in [
+            format!("reverb_connections_open{{{tcp}}} 3"),
+            format!("reverb_connections_accepted_total{{{tcp}}} 5"),
+            format!(r#"reverb_connections_closed_total{{{tcp},reason="graceful"}} 2"#),
+            format!("reverb_received_bytes_total{{{tcp}}} 200"),
+            format!(r#"reverb_timer_firings_total{{{tcp},timer="idle"}} 2"#),
+            format!(r#"reverb_echo_latency_seconds_bucket{{{tcp},le="2.5e-05"}} 2"#),
+            format!(r#"reverb_echo_latency_seconds_bucket{{{tcp},le="0.001"}} 2"#),
+            format!(r#"reverb_echo_latency_seconds_bucket{{{tcp},le="0.0025"}} 4"#),
+            format!(r#"reverb_echo_latency_seconds_bucket{{{tcp},le="+Inf"}} 4"#),
+            format!("reverb_echo_latency_seconds_count{{{tcp}}} 4"),
+            r#"reverb_datagrams_echoed_total{listener="udp://127.0.0.1:7007",protocol="udp"} 14"#
+                .to_owned(),
+            format!(
+                r#"reverb_build_info{{version="{}"}} 1"#,
+                env!("CARGO_PKG_VERSION")
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+    }
+}
