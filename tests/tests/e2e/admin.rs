@@ -270,3 +270,23 @@ fn admin_connections_are_bounded_and_a_full_endpoint_recovers() {
     }
     server.connect().roundtrip(b"echo\n", b"echo\n");
 }
+
+#[test]
+fn healthz_turns_503_at_sigterm_while_the_shutdown_delay_still_accepts() {
+    let (mut server, admin) = start(&["--threads", "2", "--shutdown-delay", "2s"]);
+    assert_eq!(request(admin, "GET", "/healthz").status, 200);
+    server.signal("TERM");
+    server.await_log(&["shutting down", "still accepting"]);
+    let draining = request(admin, "GET", "/healthz");
+    assert_eq!((draining.status, draining.text()), (503, "draining\n"));
+    // A balancer that has not probed yet still gets its connections served.
+    server.connect().roundtrip(b"late\n", b"late\n");
+    server.await_log(&["worker 0", "stopped accepting"]);
+    server.await_log(&["worker 1", "stopped accepting"]);
+    assert!(
+        TcpStream::connect_timeout(&server.addr, LIMIT).is_err(),
+        "the listeners are closed after the delay"
+    );
+    let (status, out) = server.wait_exit();
+    assert!(status.success(), "{out}");
+}
