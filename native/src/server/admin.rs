@@ -145,6 +145,9 @@ impl Admin {
         loop {
             let (mut stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
+                // Out of descriptors, the echo's own accept loop backs off and retries;
+                // here the next probe's connection brings a new readiness event, and a
+                // probe that got nothing retries anyway.
                 Err(e) => match classify_accept_error(&e) {
                     AcceptError::WouldBlock | AcceptError::Exhausted => return,
                     AcceptError::Retry | AcceptError::Skip => continue,
