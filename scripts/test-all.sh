@@ -33,6 +33,17 @@ if [ ${#APT[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT[@]}" >/dev/null
 fi
 
+# promtool, Prometheus's own checker of the metrics format, for the --admin endpoint's
+# /metrics (tests/tests/e2e/admin.rs). Debian ships it in the `prometheus` package; its
+# recommends (the node exporter and more) are not needed. The package may start a
+# Prometheus service on port 9090: the tests never assume a fixed port is free.
+if ! command -v promtool >/dev/null 2>&1; then
+  step "apt: prometheus (for promtool)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 # Python's websockets package (11 or later, for its synchronous client): the WebSocket
 # client of the ws:// and wss:// interop tests. Installed only when missing; a Debian
 # python3 marks its packages as the system's, so pip is told it may add one there.

@@ -194,7 +194,7 @@ pub use loops::{
     LoopDetector, LoopVerdict, PortPolicy, LOOP_PRONE_PORTS, LOOP_STRIKES, LOOP_TABLE_SIZE,
     LOOP_WINDOW,
 };
-pub use output::{CloseReason, Event, Fault, FrameKind, Output, ProtocolClose};
+pub use output::{CloseClass, CloseReason, Event, Fault, FrameKind, Output, ProtocolClose};
 pub use registry::{ConnId, Registry, RegistryCounters};
 pub use snapshot::{EchoView, Phase, Snapshot};
 pub use sources::{

@@ -279,6 +279,56 @@ impl CloseReason {
     pub const fn wants_reset(self) -> bool {
         matches!(self, CloseReason::Injected(Fault::Reset))
     }
+
+    /// Which of the counted kinds of ending this is: one answer for the registry's
+    /// counters, the server's summary and its metrics, so they always agree.
+    pub fn class(self) -> CloseClass {
+        match self {
+            r if r.is_graceful() => CloseClass::Graceful,
+            CloseReason::PeerError(PeerError::FaultInjected)
+            | CloseReason::Injected(Fault::Chance) => CloseClass::Fault,
+            CloseReason::PeerError(_) | CloseReason::Protocol(_) => CloseClass::PeerError,
+            CloseReason::TimedOut(_) => CloseClass::Timeout,
+            _ => CloseClass::Reset,
+        }
+    }
+}
+
+/// The kinds of ending that counters tell apart (see [`CloseReason::class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseClass {
+    /// An ordinary ending: the peer got everything it was owed.
+    Graceful,
+    /// The fault word or an injected fault failed it.
+    Fault,
+    /// Another peer error: a line or collection too large, a protocol's own error.
+    PeerError,
+    /// A timer ended it.
+    Timeout,
+    /// A transport failure, or an injected reset.
+    Reset,
+}
+
+impl CloseClass {
+    /// Every class, in the order of their discriminants (for tables indexed by class).
+    pub const ALL: [CloseClass; 5] = [
+        CloseClass::Graceful,
+        CloseClass::Fault,
+        CloseClass::PeerError,
+        CloseClass::Timeout,
+        CloseClass::Reset,
+    ];
+
+    /// A short snake_case name (a metric's label value).
+    pub const fn name(self) -> &'static str {
+        match self {
+            CloseClass::Graceful => "graceful",
+            CloseClass::Fault => "fault",
+            CloseClass::PeerError => "peer_error",
+            CloseClass::Timeout => "timeout",
+            CloseClass::Reset => "reset",
+        }
+    }
 }
 
 impl fmt::Display for CloseReason {

@@ -6,10 +6,10 @@ use std::collections::{BinaryHeap, VecDeque};
 use crate::config::ValidConfig;
 use crate::connection::{Connection, Step};
 use crate::echo::Echo;
-use crate::error::{PeerError, RegistryError};
+use crate::error::RegistryError;
 use crate::input::Input;
 use crate::layer::Layer;
-use crate::output::{CloseReason, Fault, Output};
+use crate::output::{CloseClass, CloseReason, Output};
 use crate::time::Instant;
 
 /// Stale timer entries are tolerated (they fire as harmless no-op ticks) until the heap
@@ -360,13 +360,12 @@ impl<L: Layer> Registry<L> {
         let c = &mut self.counters;
         c.active -= 1;
         c.closed += 1;
-        match reason {
-            r if r.is_graceful() => c.graceful += 1,
-            CloseReason::PeerError(PeerError::FaultInjected)
-            | CloseReason::Injected(Fault::Chance) => c.faults += 1,
-            CloseReason::PeerError(_) | CloseReason::Protocol(_) => c.peer_errors += 1,
-            CloseReason::TimedOut(_) => c.timeouts += 1,
-            _ => c.resets += 1,
+        match reason.class() {
+            CloseClass::Graceful => c.graceful += 1,
+            CloseClass::Fault => c.faults += 1,
+            CloseClass::PeerError => c.peer_errors += 1,
+            CloseClass::Timeout => c.timeouts += 1,
+            CloseClass::Reset => c.resets += 1,
         }
     }
 

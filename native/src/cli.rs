@@ -229,6 +229,12 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long connections may take to flush and close
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// On SIGINT/SIGTERM, keep accepting this long while /healthz says 503, so balancers stop sending first
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
+    /// Serve GET /metrics (Prometheus) and GET /healthz over HTTP on this address, e.g. 127.0.0.1:9090 [default: off]
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Option<SocketAddr>,
     /// Certificate chain (PEM) for tls:// and wss:// listeners [default: self-signed, made at start]
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -616,6 +622,8 @@ impl ServeArgs {
             udp_limits,
             max_connections_per_ip: self.max_connections_per_ip,
             user,
+            admin: self.admin,
+            shutdown_delay: self.shutdown_delay,
         })
     }
 

@@ -23,8 +23,18 @@ impl Clock {
     /// Now, in whole milliseconds since the epoch (truncated: a deadline at `t` is due
     /// only once `t` whole milliseconds have passed).
     pub fn now(&self) -> Instant {
-        let ms = self.epoch.elapsed().as_millis();
-        Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+        self.read().0
+    }
+
+    /// Now, both as [`now`](Self::now) gives it and as the monotonic clock read: one read
+    /// for a loop that needs the precise time as well (the echo latency's start).
+    pub fn read(&self) -> (Instant, StdInstant) {
+        let precise = StdInstant::now();
+        let ms = precise.saturating_duration_since(self.epoch).as_millis();
+        (
+            Instant::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)),
+            precise,
+        )
     }
 
     /// How long to sleep until `deadline`, or `None` to sleep until readiness. Exact to

@@ -146,6 +146,12 @@ fn serve(args: &ServeArgs) -> ExitCode {
                 "reverb: listening on udp://{addr} ({mode} mode, {threads})"
             );
         }
+        if let Some(addr) = server.admin_addr() {
+            let _ = writeln!(
+                out,
+                "reverb: admin endpoint on http://{addr} (GET /metrics, GET /healthz)"
+            );
+        }
         let faults = &options.config.faults;
         if faults.is_active() || faults.datagrams_active() {
             let _ = writeln!(

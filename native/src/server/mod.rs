@@ -7,7 +7,10 @@
 //! accepted it. The only shared state is `Control`: a stop flag and the process-wide
 //! connection count behind `--max-connections`, touched once per accept and release.
 
+mod admin;
+mod exposition;
 mod memory;
+mod metrics;
 mod per_ip;
 mod privileges;
 mod signals;
@@ -23,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use reverb_core::{PortPolicy, SourceLimits, ValidConfig};
 use reverb_tls::ServerTls;
@@ -81,6 +85,11 @@ pub struct ServerOptions {
     pub max_connections_per_ip: Option<usize>,
     /// The user to become once every socket is bound.
     pub user: Option<User>,
+    /// `--admin`: where the metrics and health endpoint listens, if anywhere.
+    pub admin: Option<SocketAddr>,
+    /// `--shutdown-delay`: how long the listeners keep accepting after the first signal,
+    /// while `/healthz` already says 503.
+    pub shutdown_delay: Duration,
 }
 
 /// An address that could not be bound.
@@ -127,7 +136,11 @@ fn explain(error: &io::Error) -> String {
 /// State every worker and the main thread share: written rarely, never per byte.
 #[derive(Debug)]
 pub(crate) struct Control {
-    /// Set on the first SIGINT/SIGTERM (or when a worker fails): stop accepting, drain.
+    /// Set on the first SIGINT/SIGTERM: `/healthz` answers 503 from then on, though the
+    /// listeners accept for `--shutdown-delay` more.
+    pub(crate) draining: AtomicBool,
+    /// Set once the shutdown delay is over (or when a worker fails): stop accepting,
+    /// drain.
     pub(crate) stopping: AtomicBool,
     /// Connections open across all workers, for `--max-connections`.
     pub(crate) live: AtomicUsize,
@@ -142,6 +155,8 @@ pub(crate) struct Control {
 pub(crate) struct WorkerSockets {
     pub(crate) listeners: Vec<mio::net::TcpListener>,
     pub(crate) udp: Vec<mio::net::UdpSocket>,
+    /// The admin endpoint's listener: the first worker's only.
+    pub(crate) admin: Option<mio::net::TcpListener>,
 }
 
 /// A server with every socket bound, not yet running.
@@ -151,6 +166,7 @@ pub struct Server {
     sockets: Vec<WorkerSockets>,
     tcp_addrs: Vec<(Scheme, SocketAddr)>,
     udp_addrs: Vec<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
 }
 
 impl Server {
@@ -168,6 +184,7 @@ impl Server {
             .map(|_| WorkerSockets {
                 listeners: Vec::new(),
                 udp: Vec::new(),
+                admin: None,
             })
             .collect();
         let mut tcp_addrs = Vec::new();
@@ -194,6 +211,18 @@ impl Server {
             }
             udp_addrs.push(real);
         }
+        let mut admin_addr = None;
+        if let Some(addr) = options.admin {
+            // One socket, on the first worker's loop: never shared with another process.
+            let fail = |source| BindError {
+                scheme: "http",
+                addr,
+                source,
+            };
+            let listener = net::tcp_listener(addr, Sharing::Exclusive).map_err(fail)?;
+            admin_addr = Some(listener.local_addr().map_err(fail)?);
+            sockets[0].admin = Some(listener);
+        }
         match &options.user {
             Some(user) => {
                 privileges::become_user(user).map_err(|source| StartError::User {
@@ -213,7 +242,13 @@ impl Server {
             sockets,
             tcp_addrs,
             udp_addrs,
+            admin_addr,
         })
+    }
+
+    /// Where the admin endpoint listens (`--admin`), with its real port.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The TCP listeners, with their protocols and real ports, in the order given.
@@ -236,12 +271,13 @@ impl Server {
     /// worker runs and signals are handled (the binary prints its "listening" lines there).
     pub fn run(self, started: impl FnOnce(&Server)) -> io::Result<Summary> {
         let control = Arc::new(Control {
+            draining: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
             live: AtomicUsize::new(0),
             per_ip: per_ip::PerIp::new(self.options.max_connections_per_ip),
             finished: AtomicUsize::new(0),
         });
-        let mut watch = signals::SignalWatch::new()?;
+        let mut watch = signals::SignalWatch::new(self.options.shutdown_delay)?;
         let mut workers = Vec::new();
         let mut wakers = Vec::new();
         let mut handles = Vec::new();
@@ -250,20 +286,60 @@ impl Server {
             sockets,
             tcp_addrs,
             udp_addrs,
+            admin_addr,
         } = self;
+        let metrics: Vec<Arc<metrics::WorkerMetrics>> = sockets
+            .iter()
+            .map(|_| {
+                Arc::new(metrics::WorkerMetrics::new(
+                    tcp_addrs.len(),
+                    udp_addrs.len(),
+                ))
+            })
+            .collect();
         for (index, own) in sockets.into_iter().enumerate() {
-            let worker = worker::Worker::new(index, own, &options, Arc::clone(&control))?;
+            let exposition = own.admin.is_some().then(|| {
+                exposition::Exposition::new(
+                    tcp_addrs
+                        .iter()
+                        .map(|&(scheme, addr)| exposition::ListenerLabels {
+                            url: format!("{scheme}://{addr}"),
+                            protocol: scheme.name(),
+                        })
+                        .collect(),
+                    udp_addrs
+                        .iter()
+                        .map(|addr| exposition::ListenerLabels {
+                            url: format!("udp://{addr}"),
+                            protocol: "udp",
+                        })
+                        .collect(),
+                    metrics.clone(),
+                )
+            });
+            let worker = worker::Worker::new(
+                index,
+                own,
+                &options,
+                Arc::clone(&control),
+                Arc::clone(&metrics[index]),
+                exposition,
+            )?;
             wakers.push(worker.waker());
             workers.push(worker);
         }
+        // The admin endpoint answers until every loop has drained: its loop waits for the
+        // others, which wake it as they end.
+        let admin_waker = admin_addr.and(wakers.first().cloned());
         for worker in workers {
             let control = Arc::clone(&control);
-            let main_waker = watch.waker();
+            let mut notify = vec![watch.waker()];
+            notify.extend(admin_waker.clone().filter(|_| worker.index() > 0));
             let handle = thread::Builder::new()
                 .name(format!("reverb-worker-{}", worker.index()))
                 .spawn(move || {
                     // Tell the main thread whichever way the worker ends, panics included.
-                    let _notify = worker::ExitNotice::new(control, main_waker);
+                    let _notify = worker::ExitNotice::new(control, notify);
                     worker.run()
                 })?;
             handles.push(handle);
@@ -273,6 +349,7 @@ impl Server {
             sockets: Vec::new(),
             tcp_addrs,
             udp_addrs,
+            admin_addr,
         };
         started(&server);
         watch.wait(&control, &wakers, handles.len())?;

@@ -1,13 +1,15 @@
 //! The main thread's loop: SIGINT and SIGTERM through `signal-hook-mio`, and the workers'
-//! exit notices through a mio `Waker`. The first signal asks every worker to drain; a
-//! second one exits the process at once. SIGHUP, which kills a process that does not
-//! handle it, is handled and ignored: reverb reloads nothing (a changed configuration
-//! takes a restart), and a terminal hanging up or a habitual `kill -HUP` must not end a
-//! server that is serving.
+//! exit notices through a mio `Waker`. The first signal turns `/healthz` to 503 at once
+//! and, after `--shutdown-delay` (during which the listeners still accept, so a balancer
+//! has time to notice), asks every worker to drain; a second one exits the process at
+//! once. SIGHUP, which kills a process that does not handle it, is handled and ignored:
+//! reverb reloads nothing (a changed configuration takes a restart), and a terminal
+//! hanging up or a habitual `kill -HUP` must not end a server that is serving.
 
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -24,12 +26,15 @@ pub(crate) struct SignalWatch {
     signals: Signals,
     waker: Arc<Waker>,
     first: Option<i32>,
+    delay: Duration,
+    /// After the first signal, while the shutdown delay runs: when it ends.
+    stop_at: Option<Instant>,
 }
 
 impl SignalWatch {
     /// Installs the handlers. From here on SIGINT, SIGTERM and SIGHUP no longer kill the
     /// process: they are events.
-    pub(crate) fn new() -> io::Result<Self> {
+    pub(crate) fn new(delay: Duration) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
@@ -40,6 +45,8 @@ impl SignalWatch {
             signals,
             waker,
             first: None,
+            delay,
+            stop_at: None,
         })
     }
 
@@ -66,7 +73,17 @@ impl SignalWatch {
             if control.finished.load(Ordering::Acquire) >= workers {
                 return Ok(());
             }
-            match self.poll.poll(&mut events, None) {
+            if self.stop_at.is_some_and(|at| at <= Instant::now()) {
+                self.stop_at = None;
+                tracing::info!("shutdown delay over: no new connections, draining open ones");
+                stop_all(control, wakers);
+            }
+            // Only while the shutdown delay runs is there a deadline: otherwise this
+            // thread sleeps until a signal or a worker's end.
+            let timeout = self
+                .stop_at
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -103,15 +120,28 @@ impl SignalWatch {
             std::process::exit(128 + signal);
         }
         self.first = Some(signal);
-        tracing::info!(
-            signal = name(signal),
-            "shutting down: no new connections, draining open ones (signal again to exit now)"
-        );
-        stop_all(control, wakers);
+        control.draining.store(true, Ordering::Release);
+        if self.delay.is_zero() {
+            tracing::info!(
+                signal = name(signal),
+                "shutting down: no new connections, draining open ones \
+                 (signal again to exit now)"
+            );
+            stop_all(control, wakers);
+        } else {
+            tracing::info!(
+                signal = name(signal),
+                delay_ms = self.delay.as_millis() as u64,
+                "shutting down: /healthz says 503; still accepting for the shutdown delay, \
+                 then draining (signal again to exit now)"
+            );
+            self.stop_at = Some(Instant::now() + self.delay);
+        }
     }
 }
 
 fn stop_all(control: &Control, wakers: &[Arc<Waker>]) {
+    control.draining.store(true, Ordering::Release);
     if control.stopping.swap(true, Ordering::AcqRel) {
         return;
     }

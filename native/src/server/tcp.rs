@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant as StdInstant};
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
@@ -20,6 +20,7 @@ use reverb_core::{
 };
 
 use super::memory::MemoryReturn;
+use super::metrics::{ListenerCells, Refusal, WorkerMetrics};
 use super::stack::{Plan, Stack};
 use super::warnings::{Warning, Warnings};
 use super::Control;
@@ -84,6 +85,11 @@ struct Conn {
     per_ip: bool,
     /// Whether the connection is in the read queue.
     queued: bool,
+    /// Its listener's index, for the metrics.
+    listener: usize,
+    /// With `--admin`: when the loop woke to read the bytes whose echo is being written,
+    /// for the echo latency histogram.
+    received_at: Option<StdInstant>,
 }
 
 /// A connection's name in the logs, `worker/n`: formatted when a line is written, so an
@@ -125,6 +131,14 @@ pub(crate) struct Connections {
     pub(crate) proxied: u64,
     /// Connections closed without a valid PROXY header.
     pub(crate) proxy_refused: u64,
+    /// This loop's metric cells, per listener.
+    metrics: Arc<WorkerMetrics>,
+    /// Whether to time echoes (`--admin` given): one clock read per echo, skipped when
+    /// nobody can see the histogram.
+    timing: bool,
+    /// When the loop last woke with readiness to handle: where the latency of the echoes
+    /// of what it reads starts.
+    pub(crate) woke: StdInstant,
 }
 
 impl Connections {
@@ -133,6 +147,8 @@ impl Connections {
         config: ValidConfig,
         read_size: usize,
         control: Arc<Control>,
+        metrics: Arc<WorkerMetrics>,
+        timing: bool,
     ) -> Self {
         Connections {
             registry: Registry::new(config),
@@ -147,7 +163,15 @@ impl Connections {
             memory: MemoryReturn::default(),
             proxied: 0,
             proxy_refused: 0,
+            metrics,
+            timing,
+            woke: StdInstant::now(),
         }
+    }
+
+    /// The metric cells of a connection's listener.
+    fn cells(&self, listener: usize) -> Option<&ListenerCells> {
+        self.metrics.tcp.get(listener)
     }
 
     pub(crate) fn registry(&self) -> &Registry<Stack> {
@@ -173,6 +197,7 @@ impl Connections {
         selector: &mio::Registry,
         mut stream: TcpStream,
         peer: SocketAddr,
+        listener: usize,
         plan: &Plan,
         now: Instant,
     ) {
@@ -180,6 +205,9 @@ impl Connections {
         if self.control.live.fetch_add(1, Ordering::AcqRel) >= max {
             self.control.live.fetch_sub(1, Ordering::AcqRel);
             self.refused += 1;
+            if let Some(cells) = self.cells(listener) {
+                cells.refused(Refusal::MaxConnections);
+            }
             if self.warnings.allow(Warning::ConnectionLimit, now) {
                 tracing::warn!(%peer, "{}: closing new connections", RegistryError::Full(max));
             }
@@ -191,6 +219,9 @@ impl Connections {
                 self.control.live.fetch_sub(1, Ordering::AcqRel);
                 self.refused += 1;
                 self.refused_per_ip += 1;
+                if let Some(cells) = self.cells(listener) {
+                    cells.refused(Refusal::MaxConnectionsPerIp);
+                }
                 if self.warnings.allow(Warning::PerIpLimit, now) {
                     tracing::warn!(
                         %peer,
@@ -213,10 +244,20 @@ impl Connections {
                 if per_ip {
                     self.control.per_ip.close(peer.ip());
                 }
+                let why = match e {
+                    RegistryError::Full(_) => Refusal::MaxConnections,
+                    _ => Refusal::ShuttingDown,
+                };
+                if let Some(cells) = self.cells(listener) {
+                    cells.refused(why);
+                }
                 tracing::debug!(%peer, "connection refused: {e}");
                 return;
             }
         };
+        if let Some(cells) = self.cells(listener) {
+            cells.accepted.add(1);
+        }
         // Echoing a large message in pieces meets Nagle plus delayed ACK without this:
         // ~40 ms per round trip.
         if let Err(e) = stream.set_nodelay(true) {
@@ -252,6 +293,8 @@ impl Connections {
             name,
             per_ip,
             queued: false,
+            listener,
+            received_at: None,
         });
         if let Err(e) = registered {
             tracing::warn!(%peer, error = %e, "cannot register connection");
@@ -354,6 +397,7 @@ impl Connections {
     /// read (rule 2), so the echo of one read is written before the next read.
     fn read(&mut self, selector: &mio::Registry, id: ConnId, now: Instant, until: ReadUntil) {
         let mut buf = std::mem::take(&mut self.buf);
+        let timing = self.timing.then_some(self.woke);
         for _ in 0..READ_BUDGET {
             let capacity = self.registry.get(id).map_or(0, |c| c.receive_capacity());
             let Some(conn) = self.conn_mut(id).filter(|_| capacity > 0) else {
@@ -365,6 +409,13 @@ impl Connections {
             let outcome = read_once(&mut conn.stream, &mut buf[..limit]);
             match outcome {
                 ReadOutcome::Data(n) => {
+                    if conn.received_at.is_none() {
+                        conn.received_at = timing;
+                    }
+                    let listener = conn.listener;
+                    if let Some(cells) = self.metrics.tcp.get(listener) {
+                        cells.bytes_in.add(n as u64);
+                    }
                     let taken = self.input(id, now, Input::Received(&buf[..n]));
                     debug_assert_eq!(taken, n, "a read within the capacity is taken whole");
                     if n < limit && until == ReadUntil::ShortRead {
@@ -404,6 +455,7 @@ impl Connections {
     /// asks; then derive the interest from the core's state.
     fn drain(&mut self, selector: &mio::Registry, id: ConnId, now: Instant) {
         let mut resumed = false;
+        let mut wrote = false;
         loop {
             let Some(conn) = self
                 .conns
@@ -416,9 +468,13 @@ impl Connections {
             if conn.proxied == Proxied::Awaiting {
                 note_proxy(conn, &self.registry, &mut self.proxied);
             }
+            let cells = self.metrics.tcp.get(conn.listener);
             let (written, error) = match self.registry.poll_output(id) {
                 Output::Event(event) => {
                     resumed |= event == Event::ReadResumed;
+                    if let Some(cells) = cells {
+                        count_event(cells, event);
+                    }
                     if let Event::BuffersReleased { .. } = event {
                         self.memory.released();
                     }
@@ -429,6 +485,10 @@ impl Connections {
                     // Rule 3: a short count means the socket is full; the core waits for
                     // `Writable` and the interest below asks for it.
                     let out = write_until_blocked(&mut conn.stream, bytes);
+                    if let Some(cells) = cells {
+                        cells.bytes_out.add(out.written as u64);
+                    }
+                    wrote |= out.written > 0;
                     (Some(out.written), out.stopped.and_then(Result::err))
                 }
                 Output::CloseWrite => match conn.stream.shutdown(Shutdown::Write) {
@@ -451,10 +511,31 @@ impl Connections {
                 self.input(id, now, Input::Reset);
             }
         }
+        if self.timing {
+            self.time_echo(id, wrote);
+        }
         self.update_interest(selector, id, now);
         if resumed {
             // Rule 4: edge-triggered readiness will not say so again.
             self.enqueue_read(id);
+        }
+    }
+
+    /// After a drain: once nothing is left to write, the echo of what was read is out. If
+    /// this drain wrote, that is an echo's latency; if not, the bytes read made no echo
+    /// (a partial line) and the clock starts again at the next read.
+    fn time_echo(&mut self, id: ConnId, wrote: bool) {
+        let pending = self.registry.get(id).is_some_and(|c| c.wants_write());
+        let Some(conn) = self.conn_mut(id).filter(|_| !pending) else {
+            return;
+        };
+        let (Some(since), listener) = (conn.received_at.take(), conn.listener) else {
+            return;
+        };
+        if wrote {
+            if let Some(cells) = self.metrics.tcp.get(listener) {
+                cells.latency.observe(since.elapsed());
+            }
         }
     }
 
@@ -498,6 +579,9 @@ impl Connections {
         if conn.per_ip {
             self.control.per_ip.close(conn.peer.ip());
         }
+        if let Some(cells) = self.metrics.tcp.get(conn.listener) {
+            cells.closed(reason.class());
+        }
         // No valid header came: bytes that are not one, or none in time.
         let no_header = matches!(reason, CloseReason::Protocol(p) if p.layer == "proxy")
             || reason == CloseReason::TimedOut(Timer::Handshake);
@@ -539,6 +623,16 @@ fn note_proxy(conn: &mut Conn, registry: &Registry<Stack>, proxied: &mut u64) {
             version = header.version,
             "proxy header naming no client (a health check): the peer is the client"
         ),
+    }
+}
+
+/// The events the metrics count: frames echoed, backpressure pauses, timers fired.
+fn count_event(cells: &ListenerCells, event: Event) {
+    match event {
+        Event::Echoed { frames, .. } => cells.frames.add(frames),
+        Event::ReadPaused => cells.pauses.add(1),
+        Event::TimedOut(timer) => cells.timer(timer),
+        _ => {}
     }
 }
 

@@ -9,13 +9,15 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use mio::net::UdpSocket;
 use reverb_core::{
-    DatagramEcho, DatagramFaults, DatagramGuards, Instant, Source, Unanswered, ValidConfig,
-    Verdict, LOOP_WINDOW,
+    DatagramCounters, DatagramEcho, DatagramFaults, DatagramGuards, Instant, Source, Unanswered,
+    ValidConfig, Verdict, LOOP_WINDOW,
 };
 
+use super::metrics::{self, WorkerMetrics};
 use super::stats::WorkerStats;
 use super::warnings::{Warning, Warnings};
 
@@ -41,6 +43,11 @@ pub(crate) struct UdpEcho {
     /// The one reply held back to be reordered, and where it goes.
     held: Option<(Vec<u8>, SocketAddr)>,
     injected: Injected,
+    /// Reply bytes the socket took.
+    sent_bytes: u64,
+    /// Where this socket's totals are published for the metrics: the worker's cells and
+    /// this socket's index among them.
+    metrics: (Arc<WorkerMetrics>, usize),
 }
 
 /// What the datagram faults did.
@@ -67,6 +74,7 @@ impl UdpEcho {
         config: ValidConfig,
         guards: DatagramGuards,
         number: u64,
+        metrics: (Arc<WorkerMetrics>, usize),
     ) -> Self {
         let faults = DatagramFaults::new(&config.faults, number);
         UdpEcho {
@@ -78,6 +86,8 @@ impl UdpEcho {
             send_dropped: 0,
             held: None,
             injected: Injected::default(),
+            sent_bytes: 0,
+            metrics,
         }
     }
 
@@ -90,6 +100,7 @@ impl UdpEcho {
     pub(crate) fn on_timeout(&mut self, now: Instant) {
         if self.deadline().is_some_and(|at| at <= now) {
             self.send_held();
+            self.publish();
         }
     }
 
@@ -110,8 +121,25 @@ impl UdpEcho {
         }
     }
 
+    /// Publishes this socket's totals to the metrics.
+    fn publish(&self) {
+        publish(
+            &self.metrics,
+            self.echo.counters(),
+            self.sent_bytes,
+            self.send_dropped,
+            self.injected.dropped,
+        );
+    }
+
     /// Reads and answers datagrams until `WouldBlock` or the budget.
     pub(crate) fn on_readable(&mut self, now: Instant, warnings: &mut Warnings) -> Drained {
+        let drained = self.answer_batch(now, warnings);
+        self.publish();
+        drained
+    }
+
+    fn answer_batch(&mut self, now: Instant, warnings: &mut Warnings) -> Drained {
         for _ in 0..DATAGRAM_BUDGET {
             let (len, from) = match self.socket.recv_from(&mut self.buf) {
                 Ok(got) => got,
@@ -138,12 +166,36 @@ impl UdpEcho {
                 Some(faults) => faults.decide(now),
                 None => Verdict::Send,
             };
+            // Before the reply goes: a client that has its echo and then scrapes finds it
+            // counted.
+            publish(
+                &self.metrics,
+                self.echo.counters(),
+                self.sent_bytes,
+                self.send_dropped,
+                self.injected.dropped,
+            );
             match verdict {
-                Verdict::Send => self.send_dropped += send(&self.socket, reply, from),
+                Verdict::Send => tally(
+                    &mut self.send_dropped,
+                    &mut self.sent_bytes,
+                    reply.len(),
+                    send(&self.socket, reply, from),
+                ),
                 Verdict::SendTwice => {
                     self.injected.duplicated += 1;
-                    self.send_dropped += send(&self.socket, reply, from);
-                    self.send_dropped += send(&self.socket, reply, from);
+                    tally(
+                        &mut self.send_dropped,
+                        &mut self.sent_bytes,
+                        reply.len(),
+                        send(&self.socket, reply, from),
+                    );
+                    tally(
+                        &mut self.send_dropped,
+                        &mut self.sent_bytes,
+                        reply.len(),
+                        send(&self.socket, reply, from),
+                    );
                 }
                 Verdict::Drop => self.injected.dropped += 1,
                 Verdict::HoldBack => {
@@ -161,11 +213,53 @@ impl UdpEcho {
 
     fn send_held(&mut self) {
         if let Some((held, to)) = self.held.take() {
-            self.send_dropped += send(&self.socket, &held, to);
+            let failed = send(&self.socket, &held, to);
+            tally(
+                &mut self.send_dropped,
+                &mut self.sent_bytes,
+                held.len(),
+                failed,
+            );
             if let Some(faults) = &mut self.faults {
                 faults.sent_held();
             }
         }
+    }
+}
+
+/// Publishes a socket's totals (the core's counts and the socket's own) to the metrics:
+/// stores of totals both already keep, so nothing is counted twice.
+fn publish(
+    (worker, i): &(Arc<WorkerMetrics>, usize),
+    c: &DatagramCounters,
+    sent_bytes: u64,
+    send_dropped: u64,
+    injected_dropped: u64,
+) {
+    let Some(cells) = worker.udp.get(*i) else {
+        return;
+    };
+    cells.bytes_in.set(c.bytes_in);
+    cells.bytes_out.set(sent_bytes);
+    cells.echoed.set(c.echoed);
+    for why in metrics::Unanswered::ALL {
+        let n = match why {
+            metrics::Unanswered::TooLarge => c.dropped,
+            metrics::Unanswered::SendFailed => send_dropped,
+            metrics::Unanswered::SourcePort => c.refused_port,
+            metrics::Unanswered::EchoLoop => c.looped,
+            metrics::Unanswered::RateLimited => c.rate_limited,
+            metrics::Unanswered::Injected => injected_dropped,
+        };
+        cells.dropped[why as usize].set(n);
+    }
+}
+
+/// Counts one reply of `len` bytes: sent, or dropped because the socket could not take it.
+fn tally(dropped: &mut u64, sent_bytes: &mut u64, len: usize, failed: u64) {
+    *dropped += failed;
+    if failed == 0 {
+        *sent_bytes += len as u64;
     }
 }
 

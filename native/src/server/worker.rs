@@ -13,6 +13,9 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 use reverb_core::{DatagramGuards, Instant, RegistryCounters};
 
+use super::admin::{self, Admin};
+use super::exposition::Exposition;
+use super::metrics::WorkerMetrics;
 use super::stack::Plan;
 use super::stats::WorkerStats;
 use super::tcp::Connections;
@@ -46,11 +49,16 @@ const RESERVED: usize = (u32::MAX as usize) << 32;
 const WAKER: Token = Token(RESERVED | 0xFFFF_FFFF);
 const LISTENER_BASE: usize = RESERVED | 0xFFFF_0000;
 const UDP_BASE: usize = RESERVED | 0xFFFF_8000;
+/// The admin listener; its connections take the tokens just above.
+const ADMIN_BASE: usize = RESERVED | 0xFFFF_C000;
+
+const _: () = assert!(ADMIN_BASE + admin::MAX_CONNECTIONS < WAKER.0);
 
 enum Source {
     Waker,
     Listener(usize),
     Udp(usize),
+    Admin,
     Connection,
 }
 
@@ -58,27 +66,31 @@ fn source(token: Token) -> Source {
     match token.0 {
         t if Token(t) == WAKER => Source::Waker,
         t if (LISTENER_BASE..UDP_BASE).contains(&t) => Source::Listener(t - LISTENER_BASE),
-        t if (UDP_BASE..WAKER.0).contains(&t) => Source::Udp(t - UDP_BASE),
+        t if (UDP_BASE..ADMIN_BASE).contains(&t) => Source::Udp(t - UDP_BASE),
+        t if Admin::owns(ADMIN_BASE, Token(t)) => Source::Admin,
         _ => Source::Connection,
     }
 }
 
-/// Tells the main thread a worker has ended, however it ended (panics included).
+/// Tells the main thread (and the admin endpoint's loop, which outlives the others) that
+/// a worker has ended, however it ended (panics included).
 pub(crate) struct ExitNotice {
     control: Arc<Control>,
-    waker: Arc<Waker>,
+    wakers: Vec<Arc<Waker>>,
 }
 
 impl ExitNotice {
-    pub(crate) fn new(control: Arc<Control>, waker: Arc<Waker>) -> Self {
-        ExitNotice { control, waker }
+    pub(crate) fn new(control: Arc<Control>, wakers: Vec<Arc<Waker>>) -> Self {
+        ExitNotice { control, wakers }
     }
 }
 
 impl Drop for ExitNotice {
     fn drop(&mut self) {
         self.control.finished.fetch_add(1, Ordering::AcqRel);
-        let _ = self.waker.wake();
+        for waker in &self.wakers {
+            let _ = waker.wake();
+        }
     }
 }
 
@@ -104,6 +116,10 @@ pub(crate) struct Worker {
     shutdown_timeout: Duration,
     /// What the UDP sockets closed at shutdown had counted.
     udp_totals: WorkerStats,
+    /// The admin endpoint, on the first worker's loop when `--admin` is given.
+    admin: Option<Admin>,
+    /// Worker threads in all, which the admin endpoint's loop waits for at shutdown.
+    threads: usize,
 }
 
 impl Worker {
@@ -112,6 +128,8 @@ impl Worker {
         sockets: WorkerSockets,
         options: &ServerOptions,
         control: Arc<Control>,
+        metrics: Arc<WorkerMetrics>,
+        exposition: Option<Exposition>,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -134,8 +152,24 @@ impl Worker {
             // Unique across threads, like a connection's number: it seeds the socket's
             // datagram faults.
             let number = (index as u64) << 40 | i as u64;
-            udp.push(UdpEcho::new(socket, options.config.clone(), guards, number));
+            udp.push(UdpEcho::new(
+                socket,
+                options.config.clone(),
+                guards,
+                number,
+                (Arc::clone(&metrics), i),
+            ));
         }
+        let admin = match (sockets.admin, exposition) {
+            (Some(listener), Some(exposition)) => Some(Admin::new(
+                listener,
+                poll.registry(),
+                ADMIN_BASE,
+                exposition,
+                Arc::clone(&control),
+            )?),
+            _ => None,
+        };
         Ok(Worker {
             index,
             poll,
@@ -152,6 +186,8 @@ impl Worker {
                 options.config.clone(),
                 options.read_size,
                 Arc::clone(&control),
+                metrics,
+                options.admin.is_some(),
             ),
             control,
             clock: Clock::start(),
@@ -162,6 +198,8 @@ impl Worker {
             stopping_since: None,
             shutdown_timeout: options.config.stream.shutdown_timeout,
             udp_totals: WorkerStats::default(),
+            admin,
+            threads: options.threads.max(1),
         })
     }
 
@@ -177,7 +215,7 @@ impl Worker {
     pub(crate) fn run(mut self) -> io::Result<WorkerStats> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         loop {
-            if self.stopping_since.is_some() && self.tcp.is_empty() {
+            if self.stopping_since.is_some() && self.tcp.is_empty() && !self.admin_waits() {
                 break;
             }
             let busy = self.tcp.has_queued_reads()
@@ -194,12 +232,20 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            let now = self.clock.now();
+            let (now, woke) = self.clock.read();
+            // The echo latency of what this turn reads starts here, when readiness was
+            // reported: one clock read per turn rather than one per read.
+            self.tcp.woke = woke;
             for event in &events {
                 match source(event.token()) {
                     Source::Waker => self.check_stop(now),
                     Source::Listener(i) => self.accept(i, now),
                     Source::Udp(i) => self.receive(i, now),
+                    Source::Admin => {
+                        if let Some(admin) = &mut self.admin {
+                            admin.on_event(self.poll.registry(), event.token(), now);
+                        }
+                    }
                     Source::Connection => {
                         self.tcp
                             .on_event(self.poll.registry(), event.token(), event, now);
@@ -223,13 +269,18 @@ impl Worker {
             for udp in &mut self.udp {
                 udp.on_timeout(now);
             }
+            if let Some(admin) = &mut self.admin {
+                admin.on_timeout(self.poll.registry(), now);
+            }
             self.tcp.warnings.report(now);
             self.tcp.memory.run(now);
             if self.stop_deadline().is_some_and(|at| at <= now) {
-                tracing::warn!(
-                    open = self.tcp.registry().len(),
-                    "shutdown timeout passed with connections still open; closing them"
-                );
+                if !self.tcp.is_empty() {
+                    tracing::warn!(
+                        open = self.tcp.registry().len(),
+                        "shutdown timeout passed with connections still open; closing them"
+                    );
+                }
                 break;
             }
         }
@@ -244,10 +295,17 @@ impl Worker {
             self.udp.iter().filter_map(UdpEcho::deadline).min(),
             self.backoff_until,
             self.stop_deadline(),
+            self.admin.as_ref().and_then(Admin::deadline),
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Whether this loop keeps running for the admin endpoint after its own connections
+    /// are gone: until every other worker has drained (each wakes it as it ends).
+    fn admin_waits(&self) -> bool {
+        self.admin.is_some() && self.control.finished.load(Ordering::Acquire) + 1 < self.threads
     }
 
     fn stop_deadline(&self) -> Option<Instant> {
@@ -269,7 +327,7 @@ impl Worker {
                 Ok((stream, peer)) => {
                     self.backoff = BACKOFF_MIN;
                     self.tcp
-                        .admit(self.poll.registry(), stream, peer, plan, now);
+                        .admit(self.poll.registry(), stream, peer, i, plan, now);
                 }
                 Err(e) => match classify_accept_error(&e) {
                     AcceptError::WouldBlock => return,
@@ -366,6 +424,11 @@ mod tests {
             Source::Listener(3)
         ));
         assert!(matches!(source(Token(UDP_BASE + 2)), Source::Udp(2)));
+        assert!(matches!(source(Token(ADMIN_BASE)), Source::Admin));
+        assert!(matches!(
+            source(Token(ADMIN_BASE + admin::MAX_CONNECTIONS)),
+            Source::Admin
+        ));
         // The largest slot index any connection can have, at any generation.
         let last = (MAX_CONNECTIONS_LIMIT - 1) as u64;
         for generation in [0u64, 1, u64::from(u32::MAX)] {

@@ -2,6 +2,7 @@
 //! listens on port 0 and says which port it got; every wait is for a readiness, a log
 //! line or a close, with a 10 s safety net.
 
+mod admin;
 mod bench;
 mod chromium;
 mod cli;

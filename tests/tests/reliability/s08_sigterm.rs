@@ -3,6 +3,10 @@
 //! time, sends its FINs and exits 0 within `--shutdown-timeout`. "Every pending byte
 //! delivered" is checked per connection: what the client read equals what the server
 //! says it took in and wrote out, and is exactly the start of what the client sent.
+//!
+//! With `--admin` and `--shutdown-delay`: `/healthz` says 503 from the signal on, while
+//! the listeners still accept a new connection; after the delay they refuse one, and
+//! `/healthz` still answers (503) while the slow readers drain.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::figure;
 use crate::kind::{ConnectOptions, Kind};
 use crate::pattern::{Shape, Stream};
-use crate::support::{number, serial, Server};
+use crate::support::{http_get, number, serial, Server};
 
 const CLIENTS: usize = 100;
 /// Most each client sends: a safety cap, never reached. A client sends until the signal,
@@ -28,6 +32,9 @@ const CLIENT_BUFFER: usize = 64 << 10;
 /// Echo each client reads before the signal: enough that every one is mid-echo.
 const BEFORE_SIGNAL: u64 = 128 << 10;
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the listeners keep accepting after the signal while `/healthz` says 503:
+/// room for a probe and a new connection's echo on a loaded debug build.
+const SHUTDOWN_DELAY: Duration = Duration::from_secs(3);
 
 struct Outcome {
     peer: String,
@@ -54,8 +61,14 @@ fn sigterm_drains_slow_readers(kind: Kind) {
             "2",
             "--shutdown-timeout",
             "10s",
+            "--shutdown-delay",
+            &format!("{}s", SHUTDOWN_DELAY.as_secs()),
+            "--admin",
+            "127.0.0.1:0",
         ],
     );
+    let admin = server.admin_addr();
+    assert_eq!(http_get(admin, "/healthz"), (200, "ok\n".to_owned()));
     let options = ConnectOptions {
         receive_buffer: Some(CLIENT_BUFFER),
         ..ConnectOptions::default()
@@ -115,6 +128,24 @@ fn sigterm_drains_slow_readers(kind: Kind) {
     server.signal("TERM");
     let signal_at = Instant::now();
     server.await_log(&["shutting down"]);
+    // The balancer's view at once: draining, though a new connection is still served.
+    assert_eq!(http_get(admin, "/healthz"), (503, "draining\n".to_owned()));
+    let mut late = kind
+        .connect(server.addr, &ConnectOptions::default())
+        .expect("a new connection during the shutdown delay");
+    late.roundtrip(b"still served", b"still served")
+        .expect("an echo during the shutdown delay");
+    drop(late);
+    // After the delay the listeners close; the slow readers are still held back, so the
+    // drain is under way, and the admin endpoint answers through it.
+    server.await_count(&["stopped accepting"], 2);
+    let closed_after = signal_at.elapsed();
+    assert!(
+        kind.connect(server.addr, &ConnectOptions::default())
+            .is_err(),
+        "a new connection after the shutdown delay"
+    );
+    assert_eq!(http_get(admin, "/healthz"), (503, "draining\n".to_owned()));
     stop_sending.store(true, Ordering::Release);
     for tx in signalled {
         tx.send(()).unwrap();
@@ -161,10 +192,13 @@ fn sigterm_drains_slow_readers(kind: Kind) {
         &format!(
             "SIGTERM with {CLIENTS} connections mid-echo, clients reading 16 KiB per 5 ms: \
              {:.1} MiB pending at the signal (at least {} KiB per connection), every byte \
-             delivered and verified; all drained in {:.2} s, exit {} after {:.2} s (shutdown \
-             timeout {} s); {summary}",
+             delivered and verified; /healthz 503 from the signal, a new connection served \
+             in the {} s shutdown delay and refused after it (listeners closed at {:.2} s); \
+             all drained in {:.2} s, exit {} after {:.2} s (shutdown timeout {} s); {summary}",
             pending as f64 / (1 << 20) as f64,
             least >> 10,
+            SHUTDOWN_DELAY.as_secs(),
+            closed_after.as_secs_f64(),
             drained.as_secs_f64(),
             status.code().unwrap_or(-1),
             exited.as_secs_f64(),
@@ -172,10 +206,19 @@ fn sigterm_drains_slow_readers(kind: Kind) {
         ),
     );
     assert!(status.success(), "{status:?}");
-    assert!(exited < SHUTDOWN_TIMEOUT, "exit after {exited:?}");
-    assert!(least > 0, "a connection had nothing pending at the signal");
     assert!(
-        summary.contains(&format!("{CLIENTS} connections ({CLIENTS} graceful")),
+        closed_after >= SHUTDOWN_DELAY,
+        "listeners closed after {closed_after:?}"
+    );
+    assert!(
+        exited < SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT,
+        "exit after {exited:?}"
+    );
+    assert!(least > 0, "a connection had nothing pending at the signal");
+    // The clients, and the one served during the shutdown delay.
+    let all = CLIENTS + 1;
+    assert!(
+        summary.contains(&format!("{all} connections ({all} graceful")),
         "{summary}"
     );
 }

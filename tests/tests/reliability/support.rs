@@ -7,8 +7,8 @@
 //! longer safety limits for thousands of connections on a debug build, awaiting a *count*
 //! of log lines, a per-scenario listener [`Kind`], and a descriptor limit for the server.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -203,6 +203,23 @@ impl Server {
         }
     }
 
+    /// The admin endpoint's address (`--admin`), from its stdout line.
+    pub(crate) fn admin_addr(&self) -> SocketAddr {
+        let needle = "admin endpoint on http://";
+        assert!(
+            self.stdout
+                .wait(LIMIT, |lines| lines.iter().any(|l| l.contains(needle))),
+            "no admin endpoint line:\n{}",
+            self.stdout.text()
+        );
+        let line = self.stdout.matching(&[needle]).remove(0);
+        line.split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line}"))
+    }
+
     /// A client of this server's kind.
     pub(crate) fn connect(&self) -> Conn {
         self.kind
@@ -329,4 +346,23 @@ pub(crate) fn number(line: &str, key: &str) -> u64 {
 /// Mebibytes, from KiB, for the figures.
 pub(crate) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
+}
+
+/// `GET path` from an admin endpoint: the status code and the body.
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, LIMIT).expect("connect to admin");
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
+    stream.set_write_timeout(Some(LIMIT)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: reverb\r\n\r\n").expect("send");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("read to the close");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_owned())
 }
