@@ -136,3 +136,53 @@ export class LiveConnection {
     };
   }
 }
+
+// ---- the server's own counters, from its admin endpoint ------------------------------------
+
+/**
+ * The samples of a Prometheus text exposition (what `reverb serve --admin` answers on
+ * `GET /metrics`): `[{name, labels, value}]`, comments and blank lines skipped. Only what
+ * the format allows: `name{label="value",…} number`, values with `\"`, `\\` and `\n`.
+ */
+export function parseMetrics(text) {
+  const samples = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = {};
+    for (const l of (m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c) => (c === 'n' ? '\n' : c));
+    }
+    samples.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/**
+ * What live mode shows of the server's counters, summed over its listeners (and over the
+ * reasons of the closes): connections open, accepted and closed, bytes received and
+ * sent, frames echoed, backpressure pauses, the echoes the server timed and their mean
+ * time inside it (ms), and its uptime (s). A counter the exposition lacks is null.
+ */
+export function serverCounters(samples) {
+  const sum = (name) => {
+    const found = samples.filter((s) => s.name === name);
+    return found.length ? found.reduce((a, s) => a + s.value, 0) : null;
+  };
+  const timed = sum('reverb_echo_latency_seconds_count');
+  const seconds = sum('reverb_echo_latency_seconds_sum');
+  return {
+    open: sum('reverb_connections_open'),
+    accepted: sum('reverb_connections_accepted_total'),
+    closed: sum('reverb_connections_closed_total'),
+    received: sum('reverb_received_bytes_total'),
+    sent: sum('reverb_sent_bytes_total'),
+    frames: sum('reverb_frames_echoed_total'),
+    pauses: sum('reverb_backpressure_pauses_total'),
+    timed,
+    meanMs: timed ? (seconds / timed) * 1000 : null,
+    uptime: sum('reverb_uptime_seconds'),
+  };
+}

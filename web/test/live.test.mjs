@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 
-import { LiveConnection, closeWords, startCommands, DEFAULT_LIVE_URL } from '../js/live.js';
+import { LiveConnection, closeWords, parseMetrics, serverCounters, startCommands, DEFAULT_LIVE_URL } from '../js/live.js';
 import { serveWeb } from '../tools/serve.mjs';
 import { launch } from '../tools/browser.mjs';
 
@@ -87,6 +87,34 @@ test('a connection that closes before it opened failed: no server answered', () 
   assert.deepEqual(startCommands('not a url'), ['cargo xtask playground --live', `cargo run -p reverb -- serve -l ${DEFAULT_LIVE_URL}`]);
 });
 
+test("the server's counters: its /metrics read, summed over listeners and close reasons", () => {
+  const text = [
+    '# HELP reverb_connections_open Connections open now.',
+    '# TYPE reverb_connections_open gauge',
+    'reverb_connections_open{listener="ws://127.0.0.1:1",protocol="ws"} 2',
+    'reverb_connections_open{listener="tcp://127.0.0.1:2",protocol="tcp"} 1',
+    'reverb_connections_accepted_total{listener="ws://127.0.0.1:1",protocol="ws"} 5',
+    'reverb_connections_closed_total{listener="ws://127.0.0.1:1",protocol="ws",reason="graceful"} 2',
+    'reverb_connections_closed_total{listener="ws://127.0.0.1:1",protocol="ws",reason="timeout"} 1',
+    'reverb_frames_echoed_total{listener="say \\"hi\\"\\nthere",protocol="ws"} 7',
+    'reverb_echo_latency_seconds_bucket{listener="ws://127.0.0.1:1",protocol="ws",le="+Inf"} 4',
+    'reverb_echo_latency_seconds_sum{listener="ws://127.0.0.1:1",protocol="ws"} 0.002',
+    'reverb_echo_latency_seconds_count{listener="ws://127.0.0.1:1",protocol="ws"} 4',
+    'reverb_uptime_seconds 12.5',
+    '',
+  ].join('\n');
+  const samples = parseMetrics(text);
+  assert.equal(samples.length, 10, 'comments and blank lines are not samples');
+  assert.deepEqual(samples.find((s) => s.name === 'reverb_frames_echoed_total').labels, { listener: 'say "hi"\nthere', protocol: 'ws' });
+  const c = serverCounters(samples);
+  assert.deepEqual(
+    [c.open, c.accepted, c.closed, c.frames, c.timed, c.uptime, c.received],
+    [3, 5, 3, 7, 4, 12.5, null],
+    'summed over listeners and reasons; a counter not there is null',
+  );
+  assert.ok(Math.abs(c.meanMs - 0.5) < 1e-9, `mean ${c.meanMs} ms`);
+});
+
 // ---- the page against a real reverb serve --------------------------------------------------
 
 function reverbBinary() {
@@ -120,7 +148,22 @@ async function startReverb(args) {
     child.stdout.on('data', look);
     child.once('exit', (code) => reject(new Error(`reverb serve exited (${code}): ${err}`)));
   });
-  return { url, child, output: () => out };
+  // With --admin, the endpoint's address is printed on the line after the listener's.
+  const admin = args.includes('--admin')
+    ? await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no admin endpoint line within ${WAIT} ms: ${out}`)), WAIT);
+        const look = () => {
+          const m = /admin endpoint on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        };
+        look();
+        child.stdout.on('data', look);
+      })
+    : null;
+  return { url, admin, child, output: () => out };
 }
 
 /** Stops a server this file started: SIGTERM to its pid, then waits (bounded) for it. */
@@ -147,8 +190,8 @@ let web;
 let browser;
 
 before(async () => {
-  reverb = await startReverb(['--prefix', '> ', '--delay', `${DELAY_MS}ms`]);
-  web = await serveWeb(0, { live: reverb.url });
+  reverb = await startReverb(['--prefix', '> ', '--delay', `${DELAY_MS}ms`, '--admin', '127.0.0.1:0']);
+  web = await serveWeb(0, { live: reverb.url, admin: reverb.admin });
   browser = await launch();
 }, { timeout: 900_000 });
 
@@ -216,8 +259,11 @@ test('live: real messages go to reverb serve and come back, with when and how lo
   assert.match(await page.textContent(`${card} tr.closed`), /closed 1000 quit word/);
   assert.match(await page.textContent(`${card} tr[data-no="14"]`), /no reply/);
   assert.match(await page.textContent('#live-help'), /closed: 1000 quit word\. Press Connect/);
-  // The server's own counters are not reachable: the page says so, and why.
-  assert.match(await page.textContent('#live-counters'), /no admin endpoint yet/);
+  // The server's own counters, read from its /metrics through the page's server: the 13
+  // frames it echoed (the quit word is not echoed), the one connection it accepted.
+  await page.waitForFunction(() => document.querySelector('#live-counters [data-role="frames"]')?.textContent === '13', null, { timeout: WAIT });
+  assert.equal(await page.textContent('#live-counters [data-role="accepted"]'), '1');
+  assert.equal(await page.getAttribute('#live-counters', 'data-state'), 'read');
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -260,6 +306,9 @@ test('live: when no server answers, the page says how to start one', TEST, async
   assert.match(help, new RegExp(`cargo run -p reverb -- serve -l ws://127.0.0.1:${port}`));
   assert.equal(await page.getAttribute('#live-help', 'role'), 'status', 'screen readers hear it');
   assert.equal(await page.isDisabled(`${card} [data-role="burst"]`), true);
+  // Another server than the one the playground started: its counters are not that one's.
+  assert.equal(await page.getAttribute('#live-counters', 'data-state'), 'none');
+  assert.match(await page.textContent('#live-counters'), /cargo xtask playground --live/);
   // Point the form at the real server, and Connect.
   await page.fill('#live-url', reverb.url);
   await page.press('#live-url', 'Enter');

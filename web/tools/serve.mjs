@@ -1,7 +1,9 @@
 // A static server for web/ on 127.0.0.1 (port 0 picks a free one), for the browser tests
 // and the screenshot script. The xtask's server does the same for people, /live.json
 // included: where live mode finds the server `cargo xtask playground --live` started
-// (`live`), or `{"url": null}`.
+// (`live`), or `{"url": null}`; and, given that server's admin endpoint (`admin`,
+// `http://HOST:PORT`), its `/metrics` passed on under this origin (the page may not read
+// another origin's answer), announced as `"metrics": "/metrics"`.
 
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -19,11 +21,20 @@ const TYPES = {
 };
 
 /** Starts serving; resolves to {url, close()}. */
-export async function serveWeb(port = 0, { live = null } = {}) {
+export async function serveWeb(port = 0, { live = null, admin = null } = {}) {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     if (path === '/live.json') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ url: live }));
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ url: live, metrics: admin ? '/metrics' : null }));
+      return;
+    }
+    if (path === '/metrics' && admin) {
+      try {
+        const answer = await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(5000) });
+        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'text/plain', 'cache-control': 'no-store' }).end(await answer.text());
+      } catch (e) {
+        res.writeHead(502, { 'content-type': 'text/plain' }).end(`the admin endpoint did not answer: ${e.message}\n`);
+      }
       return;
     }
     const file = normalize(join(WEB_ROOT, path.endsWith('/') ? `${path}index.html` : path));

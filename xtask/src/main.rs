@@ -7,13 +7,16 @@
 //! - `playground [--port N] [--live [-- SERVE_ARGS…]]`: `web`, then serves `web/` on
 //!   `http://127.0.0.1:N` (8080 by default) until interrupted. With `--live`, it also
 //!   builds `reverb` and starts `reverb serve -l ws://127.0.0.1:PORT SERVE_ARGS…` on a free
-//!   port, waits until it listens, answers the page's `/live.json` with its address, and
-//!   prints the page's live-mode address. The server writes to our terminal; Ctrl-C
+//!   port, with `--admin 127.0.0.1:PORT` on another (unless the flags name one), waits
+//!   until it listens, answers the page's `/live.json` with its address, passes the
+//!   admin endpoint's `/metrics` on under the page's origin (a page may not read another
+//!   origin's answer) for the server's own counters, and prints the page's live-mode
+//!   address. The server writes to our terminal; Ctrl-C
 //!   reaches both, and the server shuts down gracefully, printing its summary.
 
 use std::env;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
@@ -31,6 +34,9 @@ const DEFAULT_PORT: u16 = 8080;
 /// How long `--live` waits for `reverb serve` to listen. It binds within milliseconds of
 /// starting; one that has not within this much is stuck, not slow.
 const LISTEN_WAIT: Duration = Duration::from_secs(30);
+
+/// How long the page's `/metrics` waits for the live server's admin endpoint.
+const ADMIN_WAIT: Duration = Duration::from_secs(2);
 
 /// How often `--live` checks whether the server listens yet.
 const PROBE_EVERY: Duration = Duration::from_millis(50);
@@ -93,7 +99,7 @@ fn playground(args: Playground) -> Result<(), String> {
     } else {
         None
     };
-    serve(args.port, live.as_ref().map(|l| l.url.as_str()))
+    serve(args.port, live.as_ref().map(|l| (l.url.as_str(), l.admin)))
 }
 
 fn workspace_root() -> PathBuf {
@@ -177,6 +183,8 @@ fn check_no_env_imports(wasm: &Path) -> Result<(), String> {
 struct LiveServer {
     child: Child,
     url: String,
+    /// Its admin endpoint, whose `/metrics` the page reads through us.
+    admin: SocketAddr,
 }
 
 impl LiveServer {
@@ -203,12 +211,20 @@ impl LiveServer {
             .join(format!("reverb{}", env::consts::EXE_SUFFIX));
         let addr = free_port()?;
         let url = format!("ws://{addr}");
+        let (admin, admin_args) = match admin_flag(serve_args) {
+            Some(given) => (given?, Vec::new()),
+            None => {
+                let admin = free_port()?;
+                (admin, vec!["--admin".to_owned(), admin.to_string()])
+            }
+        };
         let child = Command::new(&bin)
             .args(["serve", "-l", &url])
+            .args(&admin_args)
             .args(serve_args)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let mut server = LiveServer { child, url };
+        let mut server = LiveServer { child, url, admin };
         server.wait_listening(addr)?;
         Ok(server)
     }
@@ -253,6 +269,49 @@ fn free_port() -> Result<SocketAddr, String> {
     probe.local_addr().map_err(|e| e.to_string())
 }
 
+/// The address `--admin ADDR` (or `--admin=ADDR`) among the flags for `reverb serve`, if
+/// they name one: then it is the endpoint the page's counters come from.
+fn admin_flag(serve_args: &[String]) -> Option<Result<SocketAddr, String>> {
+    let value = serve_args.iter().enumerate().find_map(|(i, a)| {
+        if a == "--admin" {
+            Some(serve_args.get(i + 1).map(String::as_str).unwrap_or(""))
+        } else {
+            a.strip_prefix("--admin=")
+        }
+    })?;
+    Some(
+        value
+            .parse()
+            .map_err(|_| format!("--admin {value:?}: expected HOST:PORT, e.g. 127.0.0.1:9090")),
+    )
+}
+
+/// `GET /metrics` from the live server's admin endpoint: its status line's code and text,
+/// and its body. Blocking, bounded by [`ADMIN_WAIT`]: the endpoint is on loopback and
+/// answers at once, and the static server serves one request at a time anyway.
+fn fetch_metrics(admin: SocketAddr) -> std::io::Result<(String, Vec<u8>)> {
+    let mut stream = TcpStream::connect_timeout(&admin, ADMIN_WAIT)?;
+    stream.set_read_timeout(Some(ADMIN_WAIT))?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("the admin endpoint's answer has no end of head"))?;
+    let head = String::from_utf8_lossy(&answer[..split]);
+    let status = head
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(' '))
+        .map(|(_, status)| status.to_owned())
+        .unwrap_or_else(|| "502 Bad Gateway".to_owned());
+    Ok((status, answer[split + 4..].to_vec()))
+}
+
 fn target_dir(root: &Path) -> PathBuf {
     env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -262,21 +321,23 @@ fn target_dir(root: &Path) -> PathBuf {
 // ---- a static file server for web/ --------------------------------------------------------
 
 /// Serves `web/`; `live` is the WebSocket address of the server `--live` started, which
-/// the page reads from `/live.json` (`{"url": null}` without one).
-fn serve(port: u16, live: Option<&str>) -> Result<(), String> {
+/// the page reads from `/live.json` (`{"url": null}` without one), and its admin
+/// endpoint, whose `/metrics` is passed on.
+fn serve(port: u16, live: Option<(&str, SocketAddr)>) -> Result<(), String> {
     let root = workspace_root().join("web");
     let listener = TcpListener::bind(("127.0.0.1", port))
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     println!("playground: http://{addr}/  (Ctrl-C to stop)");
-    if let Some(url) = live {
+    if let Some((url, _)) = live {
         println!("playground: live mode, against reverb serve at {url}: http://{addr}/?live={url}");
     }
-    let announce = live_json(live);
+    let announce = live_json(live.map(|(url, _)| url));
+    let admin = live.map(|(_, admin)| admin);
     for stream in listener.incoming() {
         match stream {
             Ok(stream) => {
-                if let Err(e) = respond(stream, &root, &announce) {
+                if let Err(e) = respond(stream, &root, &announce, admin) {
                     eprintln!("playground: {e}");
                 }
             }
@@ -290,12 +351,17 @@ fn serve(port: u16, live: Option<&str>) -> Result<(), String> {
 fn live_json(live: Option<&str>) -> String {
     match live {
         // The address is ours (`ws://127.0.0.1:PORT`): nothing in it needs escaping.
-        Some(url) => format!("{{\"url\":\"{url}\"}}\n"),
+        Some(url) => format!("{{\"url\":\"{url}\",\"metrics\":\"/metrics\"}}\n"),
         None => "{\"url\":null}\n".to_owned(),
     }
 }
 
-fn respond(mut stream: TcpStream, root: &Path, live_json: &str) -> std::io::Result<()> {
+fn respond(
+    mut stream: TcpStream,
+    root: &Path,
+    live_json: &str,
+    admin: Option<SocketAddr>,
+) -> std::io::Result<()> {
     let mut request_line = String::new();
     let mut reader = BufReader::new(stream.try_clone()?);
     reader.read_line(&mut request_line)?;
@@ -307,20 +373,36 @@ fn respond(mut stream: TcpStream, root: &Path, live_json: &str) -> std::io::Resu
     let mut parts = request_line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     let path = target.split(['?', '#']).next().unwrap_or("/");
-    let file = if path == "/live.json" {
+    let file = if path == "/live.json" || path == "/metrics" {
         None
     } else {
         resolve(root, path)
     };
     let (status, mime, body) = match (method, file.and_then(|f| fs::read(&f).ok().map(|b| (f, b))))
     {
-        ("GET" | "HEAD", _) if path == "/live.json" => {
-            ("200 OK", "application/json", live_json.as_bytes().to_vec())
+        ("GET" | "HEAD", _) if path == "/live.json" => (
+            "200 OK".to_owned(),
+            "application/json",
+            live_json.as_bytes().to_vec(),
+        ),
+        ("GET" | "HEAD", _) if path == "/metrics" && admin.is_some() => {
+            match fetch_metrics(admin.expect("checked in the guard")) {
+                Ok((status, body)) => (status, "text/plain; version=0.0.4", body),
+                Err(e) => (
+                    "502 Bad Gateway".to_owned(),
+                    "text/plain",
+                    format!("the admin endpoint did not answer: {e}\n").into_bytes(),
+                ),
+            }
         }
-        ("GET" | "HEAD", Some((file, body))) => ("200 OK", mime_type(&file), body),
-        ("GET" | "HEAD", None) => ("404 Not Found", "text/plain", b"not found\n".to_vec()),
+        ("GET" | "HEAD", Some((file, body))) => ("200 OK".to_owned(), mime_type(&file), body),
+        ("GET" | "HEAD", None) => (
+            "404 Not Found".to_owned(),
+            "text/plain",
+            b"not found\n".to_vec(),
+        ),
         _ => (
-            "405 Method Not Allowed",
+            "405 Method Not Allowed".to_owned(),
             "text/plain",
             b"method not allowed\n".to_vec(),
         ),
@@ -334,7 +416,7 @@ fn respond(mut stream: TcpStream, root: &Path, live_json: &str) -> std::io::Resu
     if method != "HEAD" {
         stream.write_all(&body)?;
     }
-    println!("{method} {path} {}", &status[..3]);
+    println!("{method} {path} {}", status.get(..3).unwrap_or(&status));
     Ok(())
 }
 
@@ -424,9 +506,43 @@ mod tests {
     fn the_page_learns_the_live_servers_address_from_live_json() {
         assert_eq!(
             live_json(Some("ws://127.0.0.1:5")),
-            "{\"url\":\"ws://127.0.0.1:5\"}\n"
+            "{\"url\":\"ws://127.0.0.1:5\",\"metrics\":\"/metrics\"}\n"
         );
         assert_eq!(live_json(None), "{\"url\":null}\n");
+    }
+
+    #[test]
+    fn an_admin_endpoint_named_in_the_flags_is_the_one_used() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(admin_flag(&args(&["--delay", "1s"])), None);
+        let expected = Some(Ok("127.0.0.1:9".parse().unwrap()));
+        assert_eq!(admin_flag(&args(&["--admin", "127.0.0.1:9"])), expected);
+        assert_eq!(admin_flag(&args(&["-q", "--admin=127.0.0.1:9"])), expected);
+        assert!(matches!(admin_flag(&args(&["--admin"])), Some(Err(_))));
+    }
+
+    #[test]
+    fn metrics_are_fetched_from_the_admin_endpoint_with_its_status() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let admin = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 512];
+            let n = stream.read(&mut request).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nup 1\nx 2\n")
+                .unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        let (status, body) = fetch_metrics(admin).unwrap();
+        assert_eq!(
+            (status.as_str(), body.as_slice()),
+            ("200 OK", &b"up 1\nx 2\n"[..])
+        );
+        assert!(server
+            .join()
+            .unwrap()
+            .starts_with("GET /metrics HTTP/1.1\r\n"));
     }
 
     #[test]

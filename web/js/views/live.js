@@ -4,8 +4,10 @@
 // a card's field is never interrupted by a reply arriving.
 
 import { esc } from './html.js';
-import { LiveConnection, DEFAULT_LIVE_URL, closeWords, startCommands } from '../live.js';
+import { LiveConnection, DEFAULT_LIVE_URL, closeWords, parseMetrics, serverCounters, startCommands } from '../live.js';
 
+/** How often the server's counters are read again, in ms. */
+const COUNTERS_EVERY = 1000;
 /** How many messages "send a burst" sends at once. */
 const BURST = 10;
 /** Rows a card shows; older ones are counted above the table. */
@@ -26,10 +28,12 @@ let counter = 0;
 /**
  * Starts live mode: the server's URL is `given` (from `?live=`), else what the playground
  * server says it started (`live.json`, from `cargo xtask playground --live`), else the
- * default. Connects at once.
+ * default. Connects at once. When the playground server also passes on that server's
+ * admin endpoint (`metrics` in `live.json`), its counters are shown beside the cards.
  */
 export async function startLive(given) {
-  const url = given || (await announced()) || DEFAULT_LIVE_URL;
+  const announce = await announced();
+  const url = given || announce?.url || DEFAULT_LIVE_URL;
   $('live-url').value = url;
   $('live-connect').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -40,18 +44,59 @@ export async function startLive(given) {
   });
   $('live-add').addEventListener('click', () => connect($('live-url').value.trim()));
   connect(url);
+  // The counters are those of the server the playground started: shown only while the
+  // page talks to that one.
+  if (announce?.metrics && announce.url === url) watchCounters(announce.metrics);
 }
 
-/** The URL `cargo xtask playground --live` serves as live.json, or null. */
+/** What `cargo xtask playground --live` serves as live.json — {url, metrics} — or null. */
 async function announced() {
   try {
     const res = await fetch('live.json', { cache: 'no-store' });
     if (!res.ok) return null;
     const body = await res.json();
-    return typeof body.url === 'string' ? body.url : null;
+    if (typeof body.url !== 'string') return null;
+    return { url: body.url, metrics: typeof body.metrics === 'string' ? body.metrics : null };
   } catch {
     return null;
   }
+}
+
+/** Reads the server's `/metrics` (through the playground server) now and every second. */
+function watchCounters(path) {
+  const el = $('live-counters');
+  const read = async () => {
+    try {
+      const res = await fetch(path, { cache: 'no-store' });
+      if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+      el.innerHTML = countersTable(serverCounters(parseMetrics(await res.text())));
+      el.dataset.state = 'read';
+    } catch (e) {
+      el.innerHTML = `<p class="note">The server's admin endpoint did not answer (${esc(String(e.message ?? e))}); it is read again every second.</p>`;
+      el.dataset.state = 'failed';
+    }
+  };
+  read();
+  setInterval(read, COUNTERS_EVERY);
+}
+
+const bytes = (n) => (n === null ? '—' : n < 10_000 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`);
+const count = (n) => (n === null ? '—' : String(n));
+
+function countersTable(c) {
+  const row = (role, name, value, what) =>
+    `<tr><th scope="row">${name}</th><td data-role="${role}">${value}</td><td class="note">${what}</td></tr>`;
+  return `<table class="server-counters"><caption class="sr">The server's own counters, from its /metrics</caption><tbody>
+    ${row('open', 'open', count(c.open), 'connections now, all listeners')}
+    ${row('accepted', 'accepted', count(c.accepted), 'connections since it started')}
+    ${row('closed', 'closed', count(c.closed), 'for any reason')}
+    ${row('received', 'received', bytes(c.received), 'wire bytes, WebSocket framing included')}
+    ${row('sent', 'sent', bytes(c.sent), 'wire bytes')}
+    ${row('frames', 'frames echoed', count(c.frames), 'lines, or messages in raw mode')}
+    ${row('pauses', 'read paused', count(c.pauses), 'backpressure: a client not reading')}
+    ${row('mean', 'time inside', c.meanMs === null ? '—' : `${c.meanMs.toFixed(3)} ms`, `mean over ${count(c.timed)} writes, read to written`)}
+    ${row('uptime', 'uptime', c.uptime === null ? '—' : `${c.uptime.toFixed(0)} s`, '')}
+  </tbody></table><p class="note">Read from <code>reverb serve --admin</code>'s <code>/metrics</code> every second: the server's view, beside what this page measures itself on the left.</p>`;
 }
 
 function connect(url) {
