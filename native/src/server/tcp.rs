@@ -90,6 +90,9 @@ struct Conn {
     /// With `--admin`: when the loop woke to read the bytes whose echo is being written,
     /// for the echo latency histogram.
     received_at: Option<StdInstant>,
+    /// Whether the core echoed frames since then: what a layer writes of its own — a
+    /// TLS handshake flight, a WebSocket handshake answer or close frame — is no echo.
+    echoed: bool,
 }
 
 /// A connection's name in the logs, `worker/n`: formatted when a line is written, so an
@@ -295,6 +298,7 @@ impl Connections {
             queued: false,
             listener,
             received_at: None,
+            echoed: false,
         });
         if let Err(e) = registered {
             tracing::warn!(%peer, error = %e, "cannot register connection");
@@ -472,6 +476,7 @@ impl Connections {
             let (written, error) = match self.registry.poll_output(id) {
                 Output::Event(event) => {
                     resumed |= event == Event::ReadResumed;
+                    conn.echoed |= matches!(event, Event::Echoed { .. });
                     if let Some(cells) = cells {
                         count_event(cells, event);
                     }
@@ -522,17 +527,19 @@ impl Connections {
     }
 
     /// After a drain: once nothing is left to write, the echo of what was read is out. If
-    /// this drain wrote, that is an echo's latency; if not, the bytes read made no echo
-    /// (a partial line) and the clock starts again at the next read.
+    /// this drain wrote and the core echoed frames, that is an echo's latency; if not, the
+    /// bytes read made no echo (a partial line, a handshake, a close frame) and the clock
+    /// starts again at the next read.
     fn time_echo(&mut self, id: ConnId, wrote: bool) {
         let pending = self.registry.get(id).is_some_and(|c| c.wants_write());
         let Some(conn) = self.conn_mut(id).filter(|_| !pending) else {
             return;
         };
+        let echoed = std::mem::take(&mut conn.echoed);
         let (Some(since), listener) = (conn.received_at.take(), conn.listener) else {
             return;
         };
-        if wrote {
+        if wrote && echoed {
             if let Some(cells) = self.metrics.tcp.get(listener) {
                 cells.latency.observe(since.elapsed());
             }

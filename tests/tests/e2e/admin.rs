@@ -136,6 +136,43 @@ fn counters_move_by_exactly_what_reverb_bench_reports() {
 }
 
 #[test]
+fn over_websocket_only_echoes_are_timed_not_handshakes_or_closes() {
+    // A WebSocket connection writes its handshake answer and its close frame too: those
+    // are the layer's own bytes, not an echo, and must not be counted as echo latencies.
+    let (server, admin) = start(&["-l", "ws://127.0.0.1:0", "--threads", "1"]);
+    let ws = server.ws[0];
+    let listener = format!("listener=\"ws://{ws}\",protocol=\"ws\"");
+    let out = Command::new(support::binary())
+        .args([
+            "bench",
+            &format!("ws://{ws}/"),
+            "--line",
+            "-c",
+            "3",
+            "-n",
+            "300",
+        ])
+        .args(["--warmup", "0s", "--json"])
+        .output()
+        .expect("run reverb bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "bench failed: {stdout}");
+    let bench: Value = serde_json::from_str(stdout.trim()).expect("bench --json");
+    let verified = bench["verified"].as_u64().unwrap();
+    server.await_log_text(|log| log.matches("connection closed").count() >= 3);
+    let (_, after) = scrape(admin);
+    assert_eq!(
+        sample(&after, "reverb_frames_echoed_total", &listener) as u64,
+        verified
+    );
+    assert_eq!(
+        sample(&after, "reverb_echo_latency_seconds_count", &listener) as u64,
+        verified,
+        "one timed echo per message, none for the 3 handshakes and 3 closes"
+    );
+}
+
+#[test]
 fn promtool_accepts_the_exposition() {
     if !have("promtool") {
         return;
