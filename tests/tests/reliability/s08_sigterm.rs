@@ -125,8 +125,10 @@ fn sigterm_drains_slow_readers(kind: Kind) {
         })
         .collect();
     barrier.wait();
-    server.signal("TERM");
+    // Before the signal: the server's delay starts when it gets the signal, which is
+    // after this, so the listeners cannot be seen closing sooner than the delay.
     let signal_at = Instant::now();
+    server.signal("TERM");
     server.await_log(&["shutting down"]);
     // The balancer's view at once: draining, though a new connection is still served.
     assert_eq!(http_get(admin, "/healthz"), (503, "draining\n".to_owned()));
