@@ -5,9 +5,11 @@
 //! the listeners close.
 //!
 //! One request per connection (`Connection: close`), and everything bounded: the request
-//! head ([`MAX_REQUEST`]), the connections open at once ([`MAX_CONNECTIONS`]) and each
-//! connection's whole life ([`TIMEOUT`]). Whatever a client sends is answered with a
-//! status or a close, never a panic; the echo listeners never see any of it.
+//! head ([`MAX_REQUEST`]), what is read after the answer ([`MAX_DRAIN`]), the connections
+//! open at once ([`MAX_CONNECTIONS`], the oldest silent one making room for a new one) and
+//! each connection's whole life ([`TIMEOUT`]). Whatever a client sends is answered with a
+//! status or a close, never a panic; the echo listeners never see any of it, and no
+//! client can hold the loop they share.
 
 use std::io::{self, Read};
 use std::net::Shutdown;
@@ -35,6 +37,12 @@ pub(crate) const MAX_CONNECTIONS: usize = 16;
 /// nothing is dropped after this.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What a client may still send once answered (read and dropped, so that closing with
+/// unread bytes does not reset the answer away) before it is closed anyway: a pipelined
+/// request or two. A client that keeps sending would otherwise keep the loop — the first
+/// echo worker's — reading for it.
+pub(crate) const MAX_DRAIN: usize = 64 * 1024;
+
 /// Headers parsed per request; a request with more is answered 431.
 const MAX_HEADERS: usize = 32;
 
@@ -58,6 +66,8 @@ struct AdminConn {
     request: Vec<u8>,
     answer: Vec<u8>,
     written: usize,
+    /// Bytes read and dropped after the answer.
+    drained: usize,
     deadline: Instant,
 }
 
@@ -153,8 +163,8 @@ impl Admin {
                     AcceptError::Retry | AcceptError::Skip => continue,
                 },
             };
-            let Some(slot) = self.conns.iter().position(Option::is_none) else {
-                tracing::debug!(%peer, "admin: {MAX_CONNECTIONS} connections open; closing a new one");
+            let Some(slot) = self.free_slot(selector) else {
+                tracing::debug!(%peer, "admin: {MAX_CONNECTIONS} answers being written; closing a new connection");
                 continue;
             };
             let token = Token(self.base + 1 + slot);
@@ -170,11 +180,32 @@ impl Admin {
                 request: Vec::new(),
                 answer: Vec::new(),
                 written: 0,
+                drained: 0,
                 deadline: now + TIMEOUT,
             });
             // Edge-triggered: the request may already be there.
             self.advance(selector, slot);
         }
+    }
+
+    /// A free slot; when every one is taken, the oldest connection that is not being
+    /// answered gives up its own, so connections that send nothing cannot shut probes and
+    /// scrapers out for [`TIMEOUT`]. `None` only while every connection is being written
+    /// its answer.
+    fn free_slot(&mut self, selector: &mio::Registry) -> Option<usize> {
+        if let Some(slot) = self.conns.iter().position(Option::is_none) {
+            return Some(slot);
+        }
+        let (slot, _) = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| c.as_ref().map(|c| (slot, c)))
+            .filter(|(_, c)| c.phase != Phase::Writing)
+            .min_by_key(|(_, c)| c.deadline)?;
+        tracing::debug!("admin: {MAX_CONNECTIONS} connections open; closing the oldest silent one");
+        self.close(selector, slot);
+        Some(slot)
     }
 
     /// Moves one connection as far as its socket allows.
@@ -206,7 +237,7 @@ impl Admin {
                 conn.phase = Phase::Closing;
             }
         }
-        if conn.phase == Phase::Closing && drain_until_closed(&mut conn.stream) {
+        if conn.phase == Phase::Closing && drain_until_closed(&mut conn.stream, &mut conn.drained) {
             return self.close(selector, slot);
         }
         let want = match conn.phase {
@@ -342,13 +373,17 @@ fn healthy(control: &Control) -> bool {
     !control.draining.load(Ordering::Acquire) && !control.stopping.load(Ordering::Acquire)
 }
 
-/// Reads and drops what the client still sends; `true` once it closed (or failed).
-fn drain_until_closed(stream: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 1024];
+/// Reads and drops what the client still sends; `true` once it closed (or failed), or
+/// sent more than [`MAX_DRAIN`] in all (`drained` counts it): then it is closed anyway.
+fn drain_until_closed(stream: &mut TcpStream, drained: &mut usize) -> bool {
+    let mut buf = [0u8; 4096];
     loop {
+        if *drained > MAX_DRAIN {
+            return true;
+        }
         match stream.read(&mut buf) {
             Ok(0) => return true,
-            Ok(_) => {}
+            Ok(n) => *drained += n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => return true,

@@ -38,6 +38,10 @@ pub(crate) struct UdpEcho {
     reply: Vec<u8>,
     /// Replies the socket could not take (send buffer full, or an error).
     pub(crate) send_dropped: u64,
+    /// Datagrams the core answered whose reply never went out: dropped on purpose
+    /// (`--drop`), or every send of it failed. The core's `echoed` counts them; the
+    /// metrics' `echoed` does not.
+    unanswered: u64,
     /// `--drop`, `--duplicate`, `--reorder`, when any is on.
     faults: Option<DatagramFaults>,
     /// The one reply held back to be reordered, and where it goes.
@@ -84,6 +88,7 @@ impl UdpEcho {
             buf: vec![0; RECV_BUFFER],
             reply: Vec::new(),
             send_dropped: 0,
+            unanswered: 0,
             held: None,
             injected: Injected::default(),
             sent_bytes: 0,
@@ -129,6 +134,7 @@ impl UdpEcho {
             self.sent_bytes,
             self.send_dropped,
             self.injected.dropped,
+            self.unanswered,
         );
     }
 
@@ -174,30 +180,42 @@ impl UdpEcho {
                 self.sent_bytes,
                 self.send_dropped,
                 self.injected.dropped,
+                self.unanswered,
             );
             match verdict {
-                Verdict::Send => tally(
-                    &mut self.send_dropped,
-                    &mut self.sent_bytes,
-                    reply.len(),
-                    send(&self.socket, reply, from),
-                ),
+                Verdict::Send => {
+                    let failed = send(&self.socket, reply, from);
+                    tally(
+                        &mut self.send_dropped,
+                        &mut self.sent_bytes,
+                        reply.len(),
+                        failed,
+                    );
+                    self.unanswered += failed;
+                }
                 Verdict::SendTwice => {
                     self.injected.duplicated += 1;
+                    let first = send(&self.socket, reply, from);
                     tally(
                         &mut self.send_dropped,
                         &mut self.sent_bytes,
                         reply.len(),
-                        send(&self.socket, reply, from),
+                        first,
                     );
+                    let second = send(&self.socket, reply, from);
                     tally(
                         &mut self.send_dropped,
                         &mut self.sent_bytes,
                         reply.len(),
-                        send(&self.socket, reply, from),
+                        second,
                     );
+                    // Answered if either copy went.
+                    self.unanswered += first & second;
                 }
-                Verdict::Drop => self.injected.dropped += 1,
+                Verdict::Drop => {
+                    self.injected.dropped += 1;
+                    self.unanswered += 1;
+                }
                 Verdict::HoldBack => {
                     // The core holds back one reply at a time: nothing is held now.
                     self.injected.reordered += 1;
@@ -220,6 +238,7 @@ impl UdpEcho {
                 held.len(),
                 failed,
             );
+            self.unanswered += failed;
             if let Some(faults) = &mut self.faults {
                 faults.sent_held();
             }
@@ -228,20 +247,22 @@ impl UdpEcho {
 }
 
 /// Publishes a socket's totals (the core's counts and the socket's own) to the metrics:
-/// stores of totals both already keep, so nothing is counted twice.
+/// stores of totals both already keep, so nothing is counted twice. `echoed` is what was
+/// answered: the core's count less the datagrams whose reply never went out.
 fn publish(
     (worker, i): &(Arc<WorkerMetrics>, usize),
     c: &DatagramCounters,
     sent_bytes: u64,
     send_dropped: u64,
     injected_dropped: u64,
+    unanswered: u64,
 ) {
     let Some(cells) = worker.udp.get(*i) else {
         return;
     };
     cells.bytes_in.set(c.bytes_in);
     cells.bytes_out.set(sent_bytes);
-    cells.echoed.set(c.echoed);
+    cells.echoed.set(c.echoed.saturating_sub(unanswered));
     for why in metrics::Unanswered::ALL {
         let n = match why {
             metrics::Unanswered::TooLarge => c.dropped,

@@ -173,6 +173,42 @@ fn over_websocket_only_echoes_are_timed_not_handshakes_or_closes() {
 }
 
 #[test]
+fn datagrams_dropped_on_purpose_are_not_counted_as_echoed() {
+    let (server, admin) = start(&["--udp", "127.0.0.1:0", "--drop", "0.5", "--seed", "7"]);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    const SENT: u64 = 40;
+    for i in 0..SENT {
+        udp.send_to(format!("{i}\n").as_bytes(), server.udp[0])
+            .unwrap();
+    }
+    // Every reply that comes, until the socket has been quiet a while (loopback delivers
+    // at once; the wait only ends the count).
+    udp.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let mut answered = 0u64;
+    while udp.recv(&mut buf).is_ok() {
+        answered += 1;
+    }
+    assert!(
+        0 < answered && answered < SENT,
+        "{answered} of {SENT} answered"
+    );
+    let (_, samples) = scrape(admin);
+    let listener = format!("listener=\"udp://{}\",protocol=\"udp\"", server.udp[0]);
+    let injected = format!("{listener},reason=\"injected\"");
+    assert_eq!(
+        sample(&samples, "reverb_datagrams_echoed_total", &listener) as u64,
+        answered,
+        "echoed is what was answered"
+    );
+    assert_eq!(
+        sample(&samples, "reverb_datagrams_dropped_total", &injected) as u64,
+        SENT - answered
+    );
+}
+
+#[test]
 fn promtool_accepts_the_exposition() {
     if !have("promtool") {
         return;
@@ -265,47 +301,56 @@ fn a_malformed_or_oversized_request_is_refused_and_the_endpoint_serves_on() {
 }
 
 #[test]
-fn admin_connections_are_bounded_and_a_full_endpoint_recovers() {
+fn clients_that_say_nothing_cannot_shut_a_probe_out() {
     let (server, admin) = start(&[]);
-    // Sixteen clients that send nothing hold every slot.
-    let idle: Vec<TcpStream> = (0..16)
+    // Sixteen clients that send nothing take every slot, and more keep coming: each new
+    // connection closes the oldest silent one, so a probe among them is still answered.
+    let mut silent: Vec<TcpStream> = (0..16)
         .map(|_| TcpStream::connect_timeout(&admin, LIMIT).expect("connect to admin"))
         .collect();
-    // One of them answered proves the endpoint has taken them all: their connects came
-    // before its request, and a loop accepts everything waiting before it reads.
-    let mut first = idle[0].try_clone().unwrap();
-    first.set_read_timeout(Some(LIMIT)).unwrap();
-    first.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
-    let mut answer = Vec::new();
-    first.read_to_end(&mut answer).unwrap();
-    assert!(answer.starts_with(b"HTTP/1.1 200"));
-    // The first has its answer but holds its slot until it closes: a seventeenth
-    // connection is closed with nothing said.
-    let mut over = TcpStream::connect_timeout(&admin, LIMIT).unwrap();
-    over.set_read_timeout(Some(LIMIT)).unwrap();
-    let mut nothing = Vec::new();
-    // Closed at once: a FIN, or a reset if our request was already there.
-    let _ = over.write_all(b"GET /healthz HTTP/1.1\r\n\r\n");
-    let _ = over.read_to_end(&mut nothing);
-    assert!(nothing.is_empty(), "{}", String::from_utf8_lossy(&nothing));
-    // Once the clients go, their slots are free again: the endpoint answers, and the
-    // echo was never disturbed.
-    drop((idle, first));
-    let deadline = std::time::Instant::now() + LIMIT;
-    loop {
-        // Closed unanswered (a FIN, or a reset for the unread request) while the endpoint
-        // has not yet seen every close; its next readiness event frees a slot.
-        match try_exchange(admin, b"GET /healthz HTTP/1.1\r\n\r\n") {
-            Ok(answer) if answer.starts_with(b"HTTP/1.1 200") => break,
-            Ok(answer) => assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer)),
-            Err(_) => {}
-        }
+    for _ in 0..5 {
+        silent.push(TcpStream::connect_timeout(&admin, LIMIT).expect("connect to admin"));
+        let answer = exchange(admin, b"GET /healthz HTTP/1.1\r\n\r\n");
         assert!(
-            std::time::Instant::now() < deadline,
-            "the endpoint stayed full"
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
         );
     }
+    // The oldest silent one was closed to make room, with nothing said.
+    let mut oldest = silent.remove(0);
+    oldest.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut nothing = Vec::new();
+    let _ = oldest.read_to_end(&mut nothing);
+    assert!(nothing.is_empty(), "{}", String::from_utf8_lossy(&nothing));
     server.connect().roundtrip(b"echo\n", b"echo\n");
+}
+
+#[test]
+fn a_client_that_keeps_sending_after_its_answer_is_closed_and_holds_no_loop() {
+    // One worker: the admin endpoint shares its loop with the echo.
+    let (server, admin) = start(&["--threads", "1"]);
+    let mut flood = TcpStream::connect_timeout(&admin, LIMIT).expect("connect to admin");
+    flood.set_write_timeout(Some(LIMIT)).unwrap();
+    flood.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+    // Keep sending after the request: the endpoint reads and drops up to 64 KiB, then
+    // closes; writing stops with an error long before 64 MiB.
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0usize;
+    while sent < 64 << 20 {
+        match flood.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    assert!(
+        sent < 64 << 20,
+        "the endpoint read {sent} bytes after its answer"
+    );
+    // The loop serves the echo and the endpoint as before.
+    server.connect().roundtrip(b"echo\n", b"echo\n");
+    let answer = exchange(admin, b"GET /healthz HTTP/1.1\r\n\r\n");
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
 }
 
 #[test]
