@@ -267,7 +267,7 @@ pub struct ServeArgs {
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// Write the process id to FILE once every socket is bound; removed on a clean exit [default: none]
+    /// Write the process id to FILE once serving (signals handled); removed at exit if it still holds it [default: none]
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
     /// Read settings from this TOML file: keys are these flags' long names; flags and REVERB_* variables override it [default: none]

@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::support::{binary, is_timeout, run, Server, LIMIT};
 
@@ -348,7 +349,7 @@ fn help_names_each_flags_variable_before_its_default() {
 }
 
 #[test]
-fn the_pid_file_is_written_once_listening_and_removed_on_a_clean_exit() {
+fn the_pid_file_is_written_before_the_listening_lines_and_removed_on_a_clean_exit() {
     let dir = Dir::new("pid");
     let pid_file = dir.0.join("reverb.pid");
     let mut server = Server::start(&["--pid-file", pid_file.to_str().unwrap()]);
@@ -359,6 +360,47 @@ fn the_pid_file_is_written_once_listening_and_removed_on_a_clean_exit() {
     let (status, _) = server.wait_exit();
     assert!(status.success());
     assert!(!pid_file.exists(), "the pid file outlived a clean exit");
+}
+
+#[test]
+fn sigterm_sent_as_soon_as_the_pid_file_appears_drains_and_exits_zero() {
+    let dir = Dir::new("pid-early");
+    let pid_file = dir.0.join("reverb.pid");
+    let mut command = Command::new(binary());
+    command
+        .args(["serve", "-l", "127.0.0.1:0", "--pid-file"])
+        .arg(&pid_file)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Not waiting for the "listening" lines: the file alone says when to signal.
+    let mut server = Server::spawn(command, 0).expect("spawned");
+    let deadline = Instant::now() + LIMIT;
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file within {LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    server.signal("TERM");
+    let (status, out) = server.wait_exit();
+    assert!(
+        status.success(),
+        "{status:?}: the signal met its default action"
+    );
+    assert!(out.contains("reverb: stopped by SIGTERM"), "{out}");
+    assert!(!pid_file.exists(), "the pid file outlived a clean exit");
+}
+
+#[test]
+fn a_pid_file_another_process_wrote_since_is_left_alone() {
+    let dir = Dir::new("pid-replaced");
+    let pid_file = dir.0.join("reverb.pid");
+    let mut server = Server::start(&["--pid-file", pid_file.to_str().unwrap()]);
+    std::fs::write(&pid_file, "1\n").unwrap();
+    server.signal("TERM");
+    let (status, _) = server.wait_exit();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), "1\n");
 }
 
 #[test]
