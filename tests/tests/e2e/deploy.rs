@@ -214,9 +214,18 @@ fn the_kubernetes_manifests_parse_probe_healthz_and_their_arguments_are_accepted
         assert_eq!(get["path"], "/healthz", "{probe}");
         assert_eq!(get["port"], "admin", "{probe}");
     }
-    // The Service sends to the pod's named ports, and its selector picks the pod.
+    // The Service sends to the pod's named ports, and its selector picks the pod. Not
+    // to the admin port: the probes and Prometheus reach each pod's own address, and
+    // through the Service anyone in the cluster could hold the endpoint's connections.
     for p in service["spec"]["ports"].as_array().unwrap() {
-        port(p["targetPort"].as_str().unwrap());
+        let target = p["targetPort"].as_str().unwrap();
+        port(target);
+        assert_ne!(target, "admin", "the Service exposes the admin endpoint");
+        assert_ne!(
+            p["port"],
+            port("admin"),
+            "the Service exposes the admin port"
+        );
     }
     assert_eq!(
         service["spec"]["selector"],
@@ -254,6 +263,43 @@ fn the_kubernetes_manifests_parse_probe_healthz_and_their_arguments_are_accepted
         printed.lines().any(|l| l == admin),
         "{admin} not in:\n{printed}"
     );
+    // As the README says: the shutdown delay outlasts the readiness probe's time to see
+    // the 503 (else the pod stops accepting while still in the Service), and the grace
+    // period outlasts the delay and the drain (else the kubelet kills mid-drain).
+    let readiness = &container["readinessProbe"];
+    let to_fail = readiness["periodSeconds"].as_u64().unwrap()
+        * readiness["failureThreshold"].as_u64().unwrap();
+    let delay = seconds(&printed, "shutdown-delay");
+    assert!(
+        delay > to_fail,
+        "--shutdown-delay {delay} s is not longer than the readiness probe's {to_fail} s"
+    );
+    let drain = seconds(&printed, "shutdown-timeout");
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(
+        grace > delay + drain,
+        "terminationGracePeriodSeconds {grace} does not outlast {delay} s + {drain} s"
+    );
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!(
+            "{} s × {}, and `--shutdown-delay {delay}s`",
+            readiness["periodSeconds"], readiness["failureThreshold"]
+        )),
+        "the README's Kubernetes numbers are not the manifest's"
+    );
+}
+
+/// A duration setting of a printed configuration, in whole seconds (`"8s"`).
+fn seconds(printed: &str, key: &str) -> u64 {
+    let line = printed
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no {key} in:\n{printed}"));
+    line.trim_matches('"')
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{key} = {line}: not whole seconds"))
 }
 
 /// The Dockerfile's instructions, continuation lines joined.
