@@ -236,10 +236,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub admin: Option<SocketAddr>,
     /// Certificate chain (PEM) for tls:// and wss:// listeners [default: self-signed, made at start]
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    // Paired with --tls-key in `tls`, not by clap's `requires`: clap checks only the
+    // command line, and one may come from a flag, the other from a variable or the file.
+    #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) of --tls-cert
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
     /// Write the certificate tls:// and wss:// listeners present to FILE, for clients to trust [default: off]
     #[arg(long, value_name = "FILE")]
@@ -265,7 +267,7 @@ pub struct ServeArgs {
     /// Become this user once every socket is bound (needs root) [default: stay who we are]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// Write the process id to FILE once every socket is bound; removed on a clean exit [default: none]
+    /// Write the process id to FILE once serving (signals handled); removed at exit if it still holds it [default: none]
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
     /// Read settings from this TOML file: keys are these flags' long names; flags and REVERB_* variables override it [default: none]
@@ -456,13 +458,28 @@ impl ServeArgs {
     /// --tls-key, or made now for `localhost` and the listeners' addresses. `None` without
     /// one.
     fn tls(&self) -> Result<Option<ServerTls>, UsageError> {
+        // Checked whatever the listeners: either alone is a mistake, even where neither
+        // would be used.
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(UsageError::Driver(
+                    "--tls-cert and --tls-key go together: a certificate needs its key".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(UsageError::Driver(
+                    "--tls-key and --tls-cert go together: a key needs its certificate".into(),
+                ))
+            }
+            _ => {}
+        }
         let tls_listeners: Vec<&ListenUrl> =
             self.listen.iter().filter(|l| l.scheme.is_tls()).collect();
         if tls_listeners.is_empty() {
             if self.tls_cert.is_some() || self.tls_write_cert.is_some() {
                 return Err(UsageError::Driver(
-                    "--tls-cert and --tls-write-cert need a tls:// listener, or a wss:// or \
-                     https:// one (-l tls://…)"
+                    "--tls-cert, --tls-key and --tls-write-cert need a tls:// listener, or a \
+                     wss:// or https:// one (-l tls://…)"
                         .into(),
                 ));
             }
@@ -470,12 +487,6 @@ impl ServeArgs {
         }
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => ServerTls::from_pem_files(cert, key),
-            // Clap pairs the flags; a config file's defaults escape that check.
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(UsageError::Driver(
-                    "--tls-cert and --tls-key go together: a certificate needs its key".into(),
-                ))
-            }
             _ => {
                 let mut names = vec!["localhost".to_owned()];
                 for listener in tls_listeners {
@@ -740,6 +751,28 @@ mod tests {
         assert!(serve(&["--threads", "0"]).options().is_err());
         let argv = ["reverb", "serve", "--once", "--max-frames", "3"];
         assert!(Cli::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn a_certificate_or_a_key_alone_is_refused_whatever_the_listeners() {
+        let refused = |args: &[&str], needle: &str| {
+            let message = serve(args).options().unwrap_err().to_string();
+            assert!(message.contains(needle), "{args:?}: {message}");
+        };
+        for listen in ["127.0.0.1:0", "tls://127.0.0.1:0"] {
+            refused(
+                &["-l", listen, "--tls-cert", "cert.pem"],
+                "a certificate needs its key",
+            );
+            refused(
+                &["-l", listen, "--tls-key", "key.pem"],
+                "--tls-key and --tls-cert go together",
+            );
+        }
+        refused(
+            &["--tls-cert", "cert.pem", "--tls-key", "key.pem"],
+            "need a tls:// listener",
+        );
     }
 
     #[test]

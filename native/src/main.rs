@@ -85,13 +85,15 @@ fn serve(args: &ServeArgs) -> ExitCode {
         Ok(server) => server,
         Err(e) => return fail(1, &e),
     };
-    // After the bind (and any --user): the file says the process serves, and it is the
-    // running user who removes it at the end.
-    let pid_file = match args.pid_file.as_deref().map(PidFile::create).transpose() {
-        Ok(pid_file) => pid_file,
-        Err(e) => return fail(1, &e),
-    };
+    let mut pid_file = None;
     let result = server.run(|server| {
+        // Once the server runs: after the bind (and any --user, so it is the running
+        // user who removes it at the end) and with the signal handlers installed, so a
+        // SIGTERM sent as soon as the file appears drains. Before the "listening" lines,
+        // so a script that waits for those finds the file too.
+        if let Some(path) = &args.pid_file {
+            pid_file = Some(PidFile::create(path).map_err(std::io::Error::other)?);
+        }
         let options = server.options();
         let threads = match options.threads {
             1 => "1 thread".to_owned(),
@@ -161,6 +163,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
             );
         }
         let _ = out.flush();
+        Ok(())
     });
     if let Some(pid_file) = pid_file {
         pid_file.remove();

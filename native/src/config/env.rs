@@ -1,12 +1,19 @@
-//! `REVERB_*` variables: their names, clap's `env` on each flag, a repeatable flag's
-//! comma-separated list, and an error blamed on the variable that caused it.
+//! `REVERB_*` variables: their names, their place in `--help`, and their values, read and
+//! checked as the settings of one more source below the command line.
+//!
+//! Clap's own `env` is not used: clap counts a variable as given in its conflict checks
+//! whatever its value (clap issue 5591), so `REVERB_ONCE=false` beside `--max-frames 3`
+//! would be refused, and a variable could never give way to a flag it conflicts with.
+//! Read here, the variables become defaults like the file's settings, and one rule covers
+//! both: what is off conflicts with nothing, and a higher source overrides a lower one's
+//! setting it conflicts with.
 
-use std::ffi::{OsStr, OsString};
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 
-use clap::error::{ContextKind, ContextValue};
 use clap::Arg;
 
-use super::flags::{first_line, is_list, is_setting, settings, NOT_FROM_ENV, SERVE};
+use super::flags::{check_value, conflicting, is_list, is_setting, settings, NOT_FROM_ENV};
 use super::SettingsError;
 
 /// What every variable's name starts with.
@@ -17,82 +24,84 @@ pub fn env_name(long: &str) -> String {
     format!("{ENV_PREFIX}{}", long.to_uppercase().replace('-', "_"))
 }
 
-/// Gives a flag its variable, and names it in `--help` where the flag's line still ends
-/// with its default: before a hand-written `[default: …]`, or where clap puts its own
-/// `[default: …]` after it.
-pub(super) fn with_env(arg: Arg) -> Arg {
+/// The variables' values by flag's long name, a list's split: each checked by its flag's
+/// own parser, and two variables whose flags conflict refused, as the flags would be. An
+/// empty variable is as if unset (`REVERB_LISTEN=` in a unit file that clears it).
+pub(super) fn read(
+    serve: &clap::Command,
+    vars: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<BTreeMap<String, Vec<String>>, SettingsError> {
+    let mut values = BTreeMap::new();
+    for arg in settings(serve) {
+        let long = arg.get_long().expect("settings have long names");
+        if NOT_FROM_ENV.contains(&long) {
+            continue;
+        }
+        let name = env_name(long);
+        let Some(value) = vars(&name).filter(|value| !value.is_empty()) else {
+            continue;
+        };
+        let fail = |message: String| SettingsError::Env {
+            name: name.clone(),
+            message,
+        };
+        // A path or a word that is not UTF-8 would come out changed; refused, not guessed.
+        let value = value
+            .into_string()
+            .map_err(|_| fail("not valid UTF-8".to_owned()))?;
+        let list = if is_list(arg) {
+            split_list(&value)
+        } else {
+            vec![value]
+        };
+        for item in &list {
+            check_value(serve, arg, item).map_err(fail)?;
+        }
+        values.insert(long.to_owned(), list);
+    }
+    if let Some((arg, other)) = conflicting(serve, &values) {
+        let (long, other_long) = (
+            arg.get_long().unwrap_or_default(),
+            other.get_long().unwrap_or_default(),
+        );
+        return Err(SettingsError::Env {
+            name: env_name(long),
+            message: format!(
+                "cannot be set with {}, as --{long} and --{other_long} cannot be given together",
+                env_name(other_long)
+            ),
+        });
+    }
+    Ok(values)
+}
+
+/// Names a flag's variable in `--help` where the flag's line still ends with its default:
+/// before a hand-written `[default: …]`, or where clap puts its own `[default: …]` after
+/// it. Only the help: the value is read by [`read`].
+pub(super) fn named_in_help(arg: Arg) -> Arg {
     let Some(long) = arg.get_long().filter(|_| is_setting(&arg)) else {
         return arg;
     };
-    let long = long.to_owned();
-    let name = env_name(&long);
+    if NOT_FROM_ENV.contains(&long) {
+        return arg;
+    }
     let list = if is_list(&arg) {
         ", comma-separated"
     } else {
         ""
     };
-    if NOT_FROM_ENV.contains(&long.as_str()) {
-        return arg;
-    }
-    let shown = format!("[env: {name}{list}]");
+    let shown = format!("[env: {}{list}]", env_name(long));
     let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
     let help = match help.rfind("[default:") {
         Some(at) => format!("{}{shown} {}", &help[..at], &help[at..]),
         None => format!("{help} {shown}"),
     };
-    let arg = arg.help(help).hide_env(true);
-    if is_list(&arg) {
-        // A list's variable is read in `command`.
-        return arg;
-    }
-    arg.env(name)
+    arg.help(help)
 }
 
 /// A repeatable flag's variable as its values: split at every comma, nothing trimmed
-/// (a space may belong to a listener's `?prefix=`).
-pub(super) fn split_list(value: &OsStr) -> Vec<String> {
-    value
-        .to_string_lossy()
-        .split(',')
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A value clap refused that came from a variable, not from the command line, is
-/// blamed on the variable: clap's message names only the flag.
-pub(super) fn blame_env(
-    command: &clap::Command,
-    argv: &[OsString],
-    error: clap::Error,
-) -> SettingsError {
-    let Some(ContextValue::String(shown)) = error.get(ContextKind::InvalidArg) else {
-        return error.into();
-    };
-    let Some(serve) = command.find_subcommand(SERVE) else {
-        return error.into();
-    };
-    let arg = settings(serve).find(|arg| {
-        let long = arg.get_long().expect("settings have long names");
-        shown.starts_with(&format!("--{long} ")) || shown == &format!("--{long}")
-    });
-    let Some(arg) = arg.filter(|arg| !NOT_FROM_ENV.contains(&arg.get_long().unwrap_or(""))) else {
-        return error.into();
-    };
-    let long = arg.get_long().expect("settings have long names");
-    let on_command_line = argv.iter().any(|a| {
-        let a = a.to_string_lossy();
-        a == format!("--{long}")
-            || a.starts_with(&format!("--{long}="))
-            || arg.get_short().is_some_and(|short| {
-                a.starts_with('-') && !a.starts_with("--") && a.contains(short)
-            })
-    });
-    let name = env_name(long);
-    if on_command_line || std::env::var_os(&name).is_none() {
-        return error.into();
-    }
-    SettingsError::Env {
-        name,
-        message: first_line(&error),
-    }
+/// (a space may belong to a listener's `?prefix=`). So a listener whose URL holds a comma
+/// cannot come from a variable: the file's list or `-l` takes it.
+pub(super) fn split_list(value: &str) -> Vec<String> {
+    value.split(',').map(str::to_owned).collect()
 }

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
-use super::flags::{
-    check_value, conflict, is_list, is_on, is_switch, settings, NOT_IN_FILE, SERVE,
-};
+use super::flags::{check_value, conflicting, is_list, is_switch, settings, NOT_IN_FILE, SERVE};
 use super::SettingsError;
 
 /// A config file: each key a long flag name, each value as the flag would take it.
@@ -107,30 +105,17 @@ impl ConfigFile {
 
 impl ConfigFile {
     /// Two settings the flags would refuse together (`once` and `max-frames`) are refused
-    /// here too: clap leaves defaults, which is what the file's values become, out of its
-    /// conflict checks. A switch set to `false` and a count of 0 are off, and conflict
-    /// with nothing (`--print-config` writes them all).
+    /// here too. A switch set to `false` and a count of 0 are off, and conflict with
+    /// nothing (`--print-config` writes them all).
     fn check_conflicts(&self, serve: &clap::Command) -> Result<(), SettingsError> {
-        let on = |arg: &&clap::Arg| {
-            let long = arg.get_long().unwrap_or_default();
-            self.values
-                .get(long)
-                .is_some_and(|values| is_on(arg, values))
-        };
-        for arg in settings(serve).filter(on) {
-            let other = settings(serve)
-                .filter(on)
-                .find(|other| conflict(serve, arg, other));
-            if let Some(other) = other {
-                return Err(self.fail(format!(
-                    "{} and {} cannot both be set, as --{0} and --{1} cannot be given \
-                     together",
-                    arg.get_long().unwrap_or_default(),
-                    other.get_long().unwrap_or_default()
-                )));
-            }
+        match conflicting(serve, &self.values) {
+            Some((arg, other)) => Err(self.fail(format!(
+                "{} and {} cannot both be set, as --{0} and --{1} cannot be given together",
+                arg.get_long().unwrap_or_default(),
+                other.get_long().unwrap_or_default()
+            ))),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

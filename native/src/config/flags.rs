@@ -1,6 +1,8 @@
 //! What clap says about a `serve` flag: whether it is a setting, a list, a switch or a
 //! count, and whether a value is one it takes, asked of clap itself.
 
+use std::collections::BTreeMap;
+
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
@@ -46,10 +48,17 @@ pub(super) fn is_count(arg: &Arg) -> bool {
 
 /// Gives `value` to the flag on a command line of its own: the message is the one the
 /// flag would give (`invalid value 'lots' for '--max-line <SIZE>': …`). A switch takes
-/// no value on the command line; its `true`/`false` is checked by the caller.
+/// no value on the command line, so its `true` or `false` is checked here, as clap's own
+/// parser for a switch's value checks it.
 pub(super) fn check_value(serve: &clap::Command, arg: &Arg, value: &str) -> Result<(), String> {
+    let long = arg.get_long().expect("settings have long names");
     if is_switch(arg) {
-        return Ok(());
+        return match value {
+            "true" | "false" => Ok(()),
+            _ => Err(format!(
+                "invalid value '{value}' for '--{long}' [possible values: true, false]"
+            )),
+        };
     }
     if is_count(arg) {
         // `-vv` on the command line; a number in a file or a variable.
@@ -58,11 +67,10 @@ pub(super) fn check_value(serve: &clap::Command, arg: &Arg, value: &str) -> Resu
             .map(drop)
             .map_err(|_| format!("invalid value '{value}': a count (0, 1, 2, …) is expected"));
     }
-    let long = arg.get_long().expect("settings have long names");
     let argv = [SERVE.to_owned(), format!("--{long}={value}")];
     match serve.clone().try_get_matches_from(argv) {
-        // What a lone flag lacks (`--tls-cert` without `--tls-key`) is not its value's
-        // fault: the value itself was read.
+        // What a lone flag lacks (a flag another requires) or another rules out is not
+        // its value's fault: the value itself was read.
         Err(e)
             if !matches!(
                 e.kind(),
@@ -110,4 +118,40 @@ pub(super) fn conflict(serve: &clap::Command, a: &Arg, b: &Arg) -> bool {
             .any(|c| c.get_id() == y.get_id())
     };
     declared(a, b) || declared(b, a)
+}
+
+/// Two settings among `values` (by long name) that are both on and whose flags clap
+/// refuses together (`once` and `max-frames`), if there are any: clap leaves defaults,
+/// which is what a file's and the variables' values become, out of its conflict checks.
+pub(super) fn conflicting<'a>(
+    serve: &'a clap::Command,
+    values: &BTreeMap<String, Vec<String>>,
+) -> Option<(&'a Arg, &'a Arg)> {
+    let on = |arg: &&Arg| {
+        let long = arg.get_long().unwrap_or_default();
+        values.get(long).is_some_and(|values| is_on(arg, values))
+    };
+    settings(serve).filter(on).find_map(|arg| {
+        settings(serve)
+            .filter(on)
+            .find(|other| conflict(serve, arg, other))
+            .map(|other| (arg, other))
+    })
+}
+
+/// Takes out of `values` the settings any of `over` conflicts with: what a higher source
+/// (a flag over the variables and the file, a variable over the file) sets wins over a
+/// lower one's setting it cannot be combined with (`--max-frames 3` over `once = true`).
+pub(super) fn drop_overridden<'a>(
+    serve: &clap::Command,
+    values: &mut BTreeMap<String, Vec<String>>,
+    over: impl IntoIterator<Item = &'a Arg>,
+) {
+    for higher in over {
+        values.retain(|key, _| {
+            !settings(serve)
+                .find(|arg| arg.get_long() == Some(key.as_str()))
+                .is_some_and(|lower| conflict(serve, higher, lower))
+        });
+    }
 }

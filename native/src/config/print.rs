@@ -5,16 +5,15 @@ use std::collections::BTreeSet;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches};
 
-use super::env::env_name;
 use super::flags::{conflict, is_list, is_on, is_switch, settings, NOT_IN_FILE};
 
 /// The effective settings as a TOML file that `--config` reads back to the same
 /// settings: every setting with its flag's help as a comment, an unset one commented out.
-/// `from_file` names the settings the file gave.
+/// `from_sources` names the settings the variables and the file gave.
 pub(super) fn effective_toml(
     serve: &clap::Command,
     matches: &ArgMatches,
-    from_file: &BTreeSet<String>,
+    from_sources: &BTreeSet<String>,
 ) -> String {
     let mut out = String::from(
         "# reverb serve's effective configuration (flags over REVERB_* variables over the\n\
@@ -29,11 +28,8 @@ pub(super) fn effective_toml(
     // Set by a flag, a variable or the file, rather than left at its built-in default.
     let set = |arg: &Arg| {
         let long = arg.get_long().unwrap_or_default();
-        matches!(
-            matches.value_source(arg.get_id().as_str()),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        ) || from_file.contains(long)
-            || (is_list(arg) && std::env::var_os(env_name(long)).is_some())
+        matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+            || from_sources.contains(long)
     };
     // A built-in default that a setting which is set and on rules out (the quit word's,
     // under `--no-quit-word`) is no setting: written, it would make the file refuse

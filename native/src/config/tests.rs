@@ -30,17 +30,36 @@ fn file(name: &str, text: &str) -> TempFile {
     TempFile(path)
 }
 
+/// `reverb serve ARGS` with no variables set, whatever the environment of the tests.
 fn parse(args: &[&str]) -> Result<(ServeArgs, String), SettingsError> {
+    parse_env(&[], args)
+}
+
+/// `reverb serve ARGS` with exactly the variables `vars`.
+fn parse_env(vars: &[(&str, &str)], args: &[&str]) -> Result<(ServeArgs, String), SettingsError> {
     let argv = ["reverb", "serve"].iter().chain(args);
-    let parsed = parse_from(argv)?;
+    let parsed = parse_with_vars(argv, &only(vars))?;
     match parsed.cli.command {
         Command::Serve(serve) => Ok((*serve, parsed.effective.unwrap())),
         other => panic!("expected serve, got {other:?}"),
     }
 }
 
+/// An environment holding `vars` and nothing else.
+fn only<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| OsString::from(value))
+    }
+}
+
 fn error(args: &[&str]) -> String {
     parse(args).unwrap_err().to_string()
+}
+
+fn env_error(vars: &[(&str, &str)], args: &[&str]) -> String {
+    parse_env(vars, args).unwrap_err().to_string()
 }
 
 #[test]
@@ -66,7 +85,7 @@ fn the_file_sets_what_no_flag_does() {
     assert!(args.proxy_protocol);
     assert!(args.faults.fault_chance.is_some());
     // The global flags too, which clap reads from the subcommand into `Cli`.
-    let parsed = parse_from(["reverb", "serve", "--config", path]).unwrap();
+    let parsed = parse_with_vars(["reverb", "serve", "--config", path], &only(&[])).unwrap();
     assert_eq!(parsed.cli.log_format, crate::logging::LogFormat::Json);
     assert_eq!(parsed.cli.verbose, 1);
     // A flag wins over the file; a flag the file does not name keeps its default.
@@ -90,6 +109,114 @@ fn a_flag_wins_over_the_file_setting_it_conflicts_with() {
         args.config().unwrap().echo.quit_word.as_deref(),
         Some(&b"bye"[..])
     );
+}
+
+#[test]
+fn a_flag_wins_over_the_variable_it_conflicts_with_whether_on_or_off() {
+    // clap, given the variables itself, refused both: it counts a variable as given
+    // whatever its value (clap issue 5591).
+    for once in ["true", "false"] {
+        let (args, printed) = parse_env(&[("REVERB_ONCE", once)], &["--max-frames", "3"]).unwrap();
+        assert!(!args.once, "REVERB_ONCE={once}");
+        assert_eq!(args.config().unwrap().echo.max_frames, Some(3));
+        assert!(printed.contains("\nmax-frames = 3\n"), "{printed}");
+    }
+    let (args, _) = parse_env(&[("REVERB_MAX_FRAMES", "3")], &["--once"]).unwrap();
+    assert!(args.once && args.max_frames.is_none());
+    assert_eq!(args.config().unwrap().echo.max_frames, Some(1));
+    // And what the flag does not conflict with stays: a variable beside it is kept.
+    let (args, _) = parse_env(
+        &[("REVERB_NO_QUIT_WORD", "true"), ("REVERB_PREFIX", "env ")],
+        &["--quit-word", "bye"],
+    )
+    .unwrap();
+    assert!(!args.no_quit_word);
+    assert_eq!(args.config().unwrap().echo.prefix, b"env ");
+}
+
+#[test]
+fn a_variable_wins_over_the_file_and_a_switch_set_false_is_off() {
+    let once = file("env-once", "once = true\nprefix = \"file \"\n");
+    let once = once.to_str().unwrap();
+    let (args, _) = parse_env(&[("REVERB_MAX_FRAMES", "3")], &["--config", once]).unwrap();
+    assert!(!args.once);
+    assert_eq!(args.config().unwrap().echo.max_frames, Some(3));
+    let (args, _) = parse_env(&[("REVERB_PREFIX", "env ")], &["--config", once]).unwrap();
+    assert!(args.once);
+    assert_eq!(args.config().unwrap().echo.prefix, b"env ");
+    let frames = file("env-frames", "max-frames = 3\n");
+    let frames = frames.to_str().unwrap();
+    let (args, _) = parse_env(&[("REVERB_ONCE", "true")], &["--config", frames]).unwrap();
+    assert!(args.once && args.max_frames.is_none());
+    // Off, the variable takes nothing out: the file's max-frames stands.
+    let (args, printed) = parse_env(&[("REVERB_ONCE", "false")], &["--config", frames]).unwrap();
+    assert!(!args.once);
+    assert_eq!(args.max_frames, Some(3));
+    assert!(printed.contains("\nonce = false\n"), "{printed}");
+    // REVERB_CONFIG names the file; a flag still beats both.
+    let (args, _) = parse_env(
+        &[("REVERB_CONFIG", frames), ("REVERB_ONCE", "true")],
+        &["--max-frames", "5"],
+    )
+    .unwrap();
+    assert!(!args.once);
+    assert_eq!(args.max_frames, Some(5));
+}
+
+#[test]
+fn two_variables_whose_flags_conflict_are_refused_unless_one_is_off() {
+    assert_eq!(
+        env_error(&[("REVERB_ONCE", "true"), ("REVERB_MAX_FRAMES", "3")], &[]),
+        "REVERB_ONCE: cannot be set with REVERB_MAX_FRAMES, as --once and --max-frames \
+         cannot be given together"
+    );
+    let (args, _) =
+        parse_env(&[("REVERB_ONCE", "false"), ("REVERB_MAX_FRAMES", "3")], &[]).unwrap();
+    assert_eq!(args.max_frames, Some(3));
+    // A count of 0 is off too.
+    let argv = ["reverb", "serve"];
+    let vars = [("REVERB_QUIET", "0"), ("REVERB_VERBOSE", "2")];
+    assert_eq!(parse_with_vars(argv, &only(&vars)).unwrap().cli.verbose, 2);
+}
+
+#[test]
+fn a_wrong_variable_is_named_with_its_flags_own_message() {
+    assert_eq!(
+        env_error(&[("REVERB_ONCE", "yes")], &[]),
+        "REVERB_ONCE: invalid value 'yes' for '--once' [possible values: true, false]"
+    );
+    let message = env_error(&[("REVERB_MODE", "fast")], &[]);
+    assert!(
+        message.starts_with("REVERB_MODE: invalid value 'fast' for '--mode <MODE>'"),
+        "{message}"
+    );
+    let message = env_error(&[("REVERB_LISTEN", "127.0.0.1:0,nowhere")], &[]);
+    assert!(
+        message.starts_with("REVERB_LISTEN: invalid value 'nowhere'"),
+        "{message}"
+    );
+    assert!(env_error(&[("REVERB_VERBOSE", "lots")], &[]).starts_with("REVERB_VERBOSE: "));
+}
+
+#[test]
+fn variables_configure_serve_only_and_an_empty_one_is_unset() {
+    let bad = [("REVERB_UDP", "nowhere"), ("REVERB_MODE", "fast")];
+    for argv in [
+        &["reverb", "bench", "127.0.0.1:9"][..],
+        &["reverb", "client", "127.0.0.1:9"][..],
+    ] {
+        let parsed = parse_with_vars(argv, &only(&bad)).unwrap();
+        assert!(parsed.effective.is_none(), "{argv:?}");
+    }
+    let empty = [
+        ("REVERB_LISTEN", ""),
+        ("REVERB_MODE", ""),
+        ("REVERB_ONCE", ""),
+    ];
+    let (args, _) = parse_env(&empty, &[]).unwrap();
+    assert_eq!(args.listen.len(), 1, "the default listener");
+    assert_eq!(args.mode, crate::cli::Mode::Line);
+    assert!(!args.once);
 }
 
 #[test]
@@ -130,7 +257,7 @@ fn a_default_that_a_setting_rules_out_is_not_printed() {
 
 #[test]
 fn every_flag_is_a_key_and_a_variable_with_no_list_to_keep() {
-    let command = command(None).unwrap();
+    let command = command(&BTreeMap::new());
     let serve = command.find_subcommand(SERVE).unwrap();
     let (_, printed) = parse(&[]).unwrap();
     let help = serve.clone().render_help().to_string();

@@ -268,8 +268,10 @@ impl Server {
 
     /// Runs until SIGINT or SIGTERM and a drain, then returns what was served. A second
     /// signal during the drain exits the process at once. `started` is called once every
-    /// worker runs and signals are handled (the binary prints its "listening" lines there).
-    pub fn run(self, started: impl FnOnce(&Server)) -> io::Result<Summary> {
+    /// worker runs and signals are handled (the binary writes its pid file and prints its
+    /// "listening" lines there); an error from it stops the workers, and is returned once
+    /// they have ended.
+    pub fn run(self, started: impl FnOnce(&Server) -> io::Result<()>) -> io::Result<Summary> {
         let control = Arc::new(Control {
             draining: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
@@ -351,7 +353,10 @@ impl Server {
             udp_addrs,
             admin_addr,
         };
-        started(&server);
+        let start = started(&server);
+        if start.is_err() {
+            signals::stop_all(&control, &wakers);
+        }
         watch.wait(&control, &wakers, handles.len())?;
         let mut summary = Summary::default();
         for handle in handles {
@@ -361,6 +366,7 @@ impl Server {
                 Err(_) => return Err(io::Error::other("an event loop thread panicked")),
             }
         }
+        start?;
         summary.signal = watch.signal_name();
         Ok(summary)
     }

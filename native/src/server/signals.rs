@@ -140,7 +140,8 @@ impl SignalWatch {
     }
 }
 
-fn stop_all(control: &Control, wakers: &[Arc<Waker>]) {
+/// Asks every worker to stop accepting and drain (and `/healthz` to say 503).
+pub(super) fn stop_all(control: &Control, wakers: &[Arc<Waker>]) {
     control.draining.store(true, Ordering::Release);
     if control.stopping.swap(true, Ordering::AcqRel) {
         return;

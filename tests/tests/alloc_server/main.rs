@@ -39,7 +39,10 @@ fn serve(args: &[&str]) -> (Vec<SocketAddr>, std::thread::JoinHandle<()>) {
     let thread = std::thread::spawn(move || {
         let addrs = |s: &reverb::server::Server| s.tcp_addrs().iter().map(|a| a.1).collect();
         server
-            .run(|s| tx.send(addrs(s)).expect("the test waits"))
+            .run(|s| {
+                tx.send(addrs(s)).expect("the test waits");
+                Ok(())
+            })
             .expect("runs until SIGTERM");
     });
     (rx.recv().expect("the server starts"), thread)

@@ -2,10 +2,12 @@
 //! (`--config`, `REVERB_CONFIG`), their precedence (flags over variables over the file),
 //! `--print-config` and its round trip, and `--pid-file`.
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::support::{binary, run, Server};
+use crate::support::{binary, is_timeout, run, Server, LIMIT};
 
 /// A directory of this test's own, removed with it.
 struct Dir(PathBuf);
@@ -114,6 +116,105 @@ fn a_file_is_overridden_by_variables_which_are_overridden_by_flags() {
         client.read_until_closed().is_empty(),
         "the file's quit word"
     );
+}
+
+/// How many lines the first connection to `server` has echoed when the server closes it,
+/// sent one at a time (so nothing is left unread when it closes), five at most.
+fn frames_before_close(server: &Server) -> usize {
+    let mut client = server.connect();
+    for n in 0..5 {
+        let line = format!("{n}\n");
+        if client.stream.write_all(line.as_bytes()).is_err() {
+            return n;
+        }
+        let mut echo = [0; 2];
+        match client.stream.read_exact(&mut echo) {
+            Ok(()) => assert_eq!(echo, line.as_bytes()),
+            Err(e) if is_timeout(&e) => panic!("neither an echo nor a close within {LIMIT:?}"),
+            Err(_) => return n,
+        }
+    }
+    5
+}
+
+#[test]
+fn a_flag_beats_a_variable_it_conflicts_with_on_or_off_and_a_variable_beats_the_file() {
+    let dir = Dir::new("conflicts");
+    let frames_3 = dir.write("frames.toml", "max-frames = 3\n");
+    let once = dir.write("once.toml", "once = true\n");
+    let listen = ("REVERB_LISTEN", "127.0.0.1:0");
+    for (name, env, args, frames) in [
+        (
+            "--max-frames over REVERB_ONCE=true",
+            vec![listen, ("REVERB_ONCE", "true")],
+            vec!["--max-frames", "3"],
+            3,
+        ),
+        (
+            "--max-frames beside REVERB_ONCE=false",
+            vec![listen, ("REVERB_ONCE", "false")],
+            vec!["--max-frames", "3"],
+            3,
+        ),
+        (
+            "--once over REVERB_MAX_FRAMES",
+            vec![listen, ("REVERB_MAX_FRAMES", "3")],
+            vec!["--once"],
+            1,
+        ),
+        (
+            "REVERB_ONCE over the file's max-frames",
+            vec![listen, ("REVERB_ONCE", "true")],
+            vec!["--config", frames_3.to_str().unwrap()],
+            1,
+        ),
+        (
+            "REVERB_MAX_FRAMES over the file's once",
+            vec![listen, ("REVERB_MAX_FRAMES", "2")],
+            vec!["--config", once.to_str().unwrap()],
+            2,
+        ),
+    ] {
+        let server = serve_with_env(&env, &args, 1);
+        assert_eq!(frames_before_close(&server), frames, "{name}");
+    }
+    // Two variables that conflict are refused as the two flags would be, unless one is off.
+    let (status, _, err) = run_with_env(
+        &[("REVERB_ONCE", "true"), ("REVERB_MAX_FRAMES", "3")],
+        &["serve", "--print-config"],
+    );
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(
+        err.trim(),
+        "reverb: error: REVERB_ONCE: cannot be set with REVERB_MAX_FRAMES, as --once and \
+         --max-frames cannot be given together"
+    );
+    let (status, printed, err) = run_with_env(
+        &[("REVERB_ONCE", "false"), ("REVERB_MAX_FRAMES", "3")],
+        &["serve", "--print-config"],
+    );
+    assert!(status.success(), "{err}");
+    assert!(printed.contains("\nmax-frames = 3\n"), "{printed}");
+}
+
+#[test]
+fn variables_configure_serve_only_and_an_empty_one_is_unset() {
+    let bad = [("REVERB_UDP", "nowhere"), ("REVERB_LISTEN", "nowhere")];
+    for command in ["bench", "client"] {
+        let (status, out, err) = run_with_env(&bad, &[command, "--help"]);
+        assert!(status.success(), "reverb {command}: {err}");
+        assert!(out.contains("Usage: reverb"), "{out}");
+    }
+    let (status, printed, err) = run_with_env(
+        &[("REVERB_LISTEN", ""), ("REVERB_MODE", "")],
+        &["serve", "--print-config"],
+    );
+    assert!(status.success(), "{err}");
+    assert!(
+        printed.contains("\nlisten = [\"127.0.0.1:7007\"]\n"),
+        "{printed}"
+    );
+    assert!(printed.contains("\nmode = \"line\"\n"), "{printed}");
 }
 
 #[test]
@@ -248,7 +349,7 @@ fn help_names_each_flags_variable_before_its_default() {
 }
 
 #[test]
-fn the_pid_file_is_written_once_listening_and_removed_on_a_clean_exit() {
+fn the_pid_file_is_written_before_the_listening_lines_and_removed_on_a_clean_exit() {
     let dir = Dir::new("pid");
     let pid_file = dir.0.join("reverb.pid");
     let mut server = Server::start(&["--pid-file", pid_file.to_str().unwrap()]);
@@ -259,6 +360,47 @@ fn the_pid_file_is_written_once_listening_and_removed_on_a_clean_exit() {
     let (status, _) = server.wait_exit();
     assert!(status.success());
     assert!(!pid_file.exists(), "the pid file outlived a clean exit");
+}
+
+#[test]
+fn sigterm_sent_as_soon_as_the_pid_file_appears_drains_and_exits_zero() {
+    let dir = Dir::new("pid-early");
+    let pid_file = dir.0.join("reverb.pid");
+    let mut command = Command::new(binary());
+    command
+        .args(["serve", "-l", "127.0.0.1:0", "--pid-file"])
+        .arg(&pid_file)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Not waiting for the "listening" lines: the file alone says when to signal.
+    let mut server = Server::spawn(command, 0).expect("spawned");
+    let deadline = Instant::now() + LIMIT;
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "no pid file within {LIMIT:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    server.signal("TERM");
+    let (status, out) = server.wait_exit();
+    assert!(
+        status.success(),
+        "{status:?}: the signal met its default action"
+    );
+    assert!(out.contains("reverb: stopped by SIGTERM"), "{out}");
+    assert!(!pid_file.exists(), "the pid file outlived a clean exit");
+}
+
+#[test]
+fn a_pid_file_another_process_wrote_since_is_left_alone() {
+    let dir = Dir::new("pid-replaced");
+    let pid_file = dir.0.join("reverb.pid");
+    let mut server = Server::start(&["--pid-file", pid_file.to_str().unwrap()]);
+    std::fs::write(&pid_file, "1\n").unwrap();
+    server.signal("TERM");
+    let (status, _) = server.wait_exit();
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), "1\n");
 }
 
 #[test]

@@ -5,19 +5,13 @@
 //! container's arguments and variables are accepted by `reverb serve --print-config`, and
 //! so are the Dockerfile's, whose build step is the README's build command and a step of
 //! `scripts/test-all.sh`, which CI runs.
-//!
-//! `--admin` and `--shutdown-delay` came with the metrics work: where the binary does not
-//! know them yet, they are left out of what runs, and everything else is still checked.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::support::{binary, run, Server, LIMIT};
-
-/// Flags of the admin endpoint, which the deploy files use.
-const ADMIN_FLAGS: [&str; 2] = ["--admin", "--shutdown-delay"];
+use crate::support::{binary, Server, LIMIT};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,30 +21,6 @@ fn repo() -> &'static Path {
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Whether this binary has `flag` (`--admin`).
-fn knows(flag: &str) -> bool {
-    let (_, help, _) = run(&["serve", "--help"], b"");
-    help.contains(&format!("{flag} <"))
-}
-
-/// `args` without the admin flags (and their values) the binary does not know yet.
-fn runnable(args: &[String]) -> Vec<String> {
-    let unknown: Vec<&str> = ADMIN_FLAGS.into_iter().filter(|f| !knows(f)).collect();
-    let mut out = Vec::new();
-    let mut skip = false;
-    for arg in args {
-        if std::mem::take(&mut skip) {
-            continue;
-        }
-        if unknown.contains(&arg.as_str()) {
-            skip = true;
-            continue;
-        }
-        out.push(arg.clone());
-    }
-    out
 }
 
 /// A directory of this test's own, removed with it.
@@ -76,7 +46,7 @@ impl Drop for Dir {
 /// printed file.
 fn print_config(args: &[String], env: &[(String, String)]) -> String {
     let output = Command::new(binary())
-        .args(runnable(args))
+        .args(args)
         .arg("--print-config")
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -139,21 +109,13 @@ fn the_service_units_exec_start_serves_an_echo_and_stops_on_sigterm() {
     // The sample file as /etc/reverb/reverb.toml, on loopback port 0 instead of the
     // service's ports.
     let dir = Dir::new("systemd");
-    let mut config = read("deploy/reverb.toml")
+    let config = read("deploy/reverb.toml")
         .replace("\"0.0.0.0:7007\"", "\"127.0.0.1:0\"")
         .replace("\"127.0.0.1:9090\"", "\"127.0.0.1:0\"");
     assert!(
         !config.contains("0.0.0.0"),
         "a public address left: {config}"
     );
-    let admin = knows("--admin");
-    if !admin {
-        config = config
-            .lines()
-            .filter(|line| !line.starts_with("admin ="))
-            .map(|line| format!("{line}\n"))
-            .collect();
-    }
     let config_path = dir.0.join("reverb.toml");
     std::fs::write(&config_path, config).unwrap();
     let args: Vec<String> = words[1..]
@@ -172,9 +134,7 @@ fn the_service_units_exec_start_serves_an_echo_and_stops_on_sigterm() {
     server.connect().roundtrip(b"hello\n", b"hello\n");
     // The file's log format reached the logs.
     server.await_log(&["{\"timestamp\":", "connection"]);
-    if admin {
-        assert!(healthz(admin_addr(&server)).contains(" 200 "));
-    }
+    assert!(healthz(admin_addr(&server)).contains(" 200 "));
     server.signal("TERM");
     let (status, out) = server.wait_exit();
     assert!(status.success(), "{status:?}");
@@ -254,9 +214,18 @@ fn the_kubernetes_manifests_parse_probe_healthz_and_their_arguments_are_accepted
         assert_eq!(get["path"], "/healthz", "{probe}");
         assert_eq!(get["port"], "admin", "{probe}");
     }
-    // The Service sends to the pod's named ports, and its selector picks the pod.
+    // The Service sends to the pod's named ports, and its selector picks the pod. Not
+    // to the admin port: the probes and Prometheus reach each pod's own address, and
+    // through the Service anyone in the cluster could hold the endpoint's connections.
     for p in service["spec"]["ports"].as_array().unwrap() {
-        port(p["targetPort"].as_str().unwrap());
+        let target = p["targetPort"].as_str().unwrap();
+        port(target);
+        assert_ne!(target, "admin", "the Service exposes the admin endpoint");
+        assert_ne!(
+            p["port"],
+            port("admin"),
+            "the Service exposes the admin port"
+        );
     }
     assert_eq!(
         service["spec"]["selector"],
@@ -289,13 +258,48 @@ fn the_kubernetes_manifests_parse_probe_healthz_and_their_arguments_are_accepted
         printed.lines().any(|l| l == "log-format = \"json\""),
         "{printed}"
     );
-    if knows("--admin") {
-        let admin = format!("admin = \"0.0.0.0:{}\"", port("admin"));
-        assert!(
-            printed.lines().any(|l| l == admin),
-            "{admin} not in:\n{printed}"
-        );
-    }
+    let admin = format!("admin = \"0.0.0.0:{}\"", port("admin"));
+    assert!(
+        printed.lines().any(|l| l == admin),
+        "{admin} not in:\n{printed}"
+    );
+    // As the README says: the shutdown delay outlasts the readiness probe's time to see
+    // the 503 (else the pod stops accepting while still in the Service), and the grace
+    // period outlasts the delay and the drain (else the kubelet kills mid-drain).
+    let readiness = &container["readinessProbe"];
+    let to_fail = readiness["periodSeconds"].as_u64().unwrap()
+        * readiness["failureThreshold"].as_u64().unwrap();
+    let delay = seconds(&printed, "shutdown-delay");
+    assert!(
+        delay > to_fail,
+        "--shutdown-delay {delay} s is not longer than the readiness probe's {to_fail} s"
+    );
+    let drain = seconds(&printed, "shutdown-timeout");
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap();
+    assert!(
+        grace > delay + drain,
+        "terminationGracePeriodSeconds {grace} does not outlast {delay} s + {drain} s"
+    );
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!(
+            "{} s × {}, and `--shutdown-delay {delay}s`",
+            readiness["periodSeconds"], readiness["failureThreshold"]
+        )),
+        "the README's Kubernetes numbers are not the manifest's"
+    );
+}
+
+/// A duration setting of a printed configuration, in whole seconds (`"8s"`).
+fn seconds(printed: &str, key: &str) -> u64 {
+    let line = printed
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("no {key} in:\n{printed}"));
+    line.trim_matches('"')
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{key} = {line}: not whole seconds"))
 }
 
 /// The Dockerfile's instructions, continuation lines joined.
@@ -398,23 +402,21 @@ fn the_dockerfile_builds_as_the_readme_says_runs_unprivileged_and_its_command_is
         probe[2].contains(&format!("/dev/tcp/127.0.0.1/{admin_port}")),
         "{probe:?}"
     );
-    if knows("--admin") {
-        // The health check itself, as the image runs it, against a real admin endpoint.
-        let server = Server::start(&["--admin", "127.0.0.1:0"]);
-        let addr = admin_addr(&server);
-        let probe: Vec<String> = probe
-            .iter()
-            .map(|w| {
-                w.replace(
-                    &format!("127.0.0.1/{admin_port}"),
-                    &format!("127.0.0.1/{}", addr.port()),
-                )
-            })
-            .collect();
-        let status = Command::new(&probe[0]).args(&probe[1..]).status().unwrap();
-        assert!(
-            status.success(),
-            "the HEALTHCHECK failed against a healthy server"
-        );
-    }
+    // The health check itself, as the image runs it, against a real admin endpoint.
+    let server = Server::start(&["--admin", "127.0.0.1:0"]);
+    let addr = admin_addr(&server);
+    let probe: Vec<String> = probe
+        .iter()
+        .map(|w| {
+            w.replace(
+                &format!("127.0.0.1/{admin_port}"),
+                &format!("127.0.0.1/{}", addr.port()),
+            )
+        })
+        .collect();
+    let status = Command::new(&probe[0]).args(&probe[1..]).status().unwrap();
+    assert!(
+        status.success(),
+        "the HEALTHCHECK failed against a healthy server"
+    );
 }
