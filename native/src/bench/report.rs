@@ -315,15 +315,7 @@ impl Report {
                 per_sec * self.size as f64 / 1e6,
                 thousands(self.bytes_per_sec_per_connection().round() as u64)
             )?;
-            writeln!(
-                s,
-                "  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-                lat(&self.latency, 50.0),
-                lat(&self.latency, 90.0),
-                lat(&self.latency, 99.0),
-                lat(&self.latency, 99.9),
-                duration(self.latency.max())
-            )?;
+            writeln!(s, "  latency     {}", spread(&self.latency))?;
         }
         write!(
             s,
@@ -449,7 +441,6 @@ impl Report {
 
     /// Churn's first lines: the connections, their cycle and their one echo.
     fn write_churn(&self, s: &mut String) -> std::fmt::Result {
-        let lat = |h: &Histogram, p: f64| duration(h.percentile(p));
         writeln!(
             s,
             "reverb bench {}: churn at {} connections/s, at most {} open, one {}-byte message each, {} thread{}, {:.1} s",
@@ -478,22 +469,10 @@ impl Report {
         }
         writeln!(
             s,
-            "  cycle       p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  from due to echo verified",
-            lat(&self.cycle, 50.0),
-            lat(&self.cycle, 90.0),
-            lat(&self.cycle, 99.0),
-            lat(&self.cycle, 99.9),
-            duration(self.cycle.max())
+            "  cycle       {}  from due to echo verified",
+            spread(&self.cycle)
         )?;
-        writeln!(
-            s,
-            "  latency     p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  the one echo",
-            lat(&self.latency, 50.0),
-            lat(&self.latency, 90.0),
-            lat(&self.latency, 99.0),
-            lat(&self.latency, 99.9),
-            duration(self.latency.max())
-        )?;
+        writeln!(s, "  latency     {}  the one echo", spread(&self.latency))?;
         Ok(())
     }
 
@@ -679,6 +658,18 @@ pub(crate) fn rate(r: f64) -> String {
 }
 
 /// Nanoseconds in the unit that reads best.
+/// A histogram's report line: `p50 …  p90 …  p99 …  p99.9 …  max …`.
+fn spread(h: &Histogram) -> String {
+    format!(
+        "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        duration(h.percentile(50.0)),
+        duration(h.percentile(90.0)),
+        duration(h.percentile(99.0)),
+        duration(h.percentile(99.9)),
+        duration(h.max())
+    )
+}
+
 fn duration(ns: u64) -> String {
     match ns {
         0..=9_999 => format!("{:.1}µs", ns as f64 / 1e3),

@@ -291,7 +291,7 @@ pub(crate) fn run(plan: &Plan) -> std::io::Result<Tally> {
                     stream,
                     load: LoadConn::new(plan.first_id + i as u64, plan.pattern),
                     state: State::Connecting,
-                    registration: Registration::registered(interest),
+                    registration: Registration::registered(BOTH),
                     opened: now(),
                     due: 0,
                     generation: 0,
@@ -580,19 +580,14 @@ impl Worker<'_> {
             None => 0,
         };
         let id = self.plan.first_id + i as u64 + generation * self.plan.id_stride;
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        let stream = TcpStream::connect(self.plan.addr).and_then(|mut stream| {
-            self.selector
-                .register(&mut stream, Token(i), interest)
-                .map(|()| stream)
-        });
+        let stream = connect_registered(&self.selector, self.plan.addr, Token(i));
         match stream {
             Ok(stream) => {
                 let conn = Conn {
                     stream,
                     load: LoadConn::new(id, self.plan.pattern),
                     state: State::Connecting,
-                    registration: Registration::registered(interest),
+                    registration: Registration::registered(BOTH),
                     opened: t,
                     due,
                     generation,
@@ -1016,19 +1011,14 @@ impl Worker<'_> {
         let _ = self.selector.deregister(&mut c.stream);
         let generation = c.generation + 1;
         let id = self.plan.first_id + i as u64 + generation * self.plan.id_stride;
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        let stream = TcpStream::connect(self.plan.addr).and_then(|mut stream| {
-            self.selector
-                .register(&mut stream, Token(i), interest)
-                .map(|()| stream)
-        });
+        let stream = connect_registered(&self.selector, self.plan.addr, Token(i));
         match stream {
             Ok(stream) => {
                 *c = Conn {
                     stream,
                     load: LoadConn::new(id, self.plan.pattern),
                     state: State::Connecting,
-                    registration: Registration::registered(interest),
+                    registration: Registration::registered(BOTH),
                     opened: t,
                     due: t,
                     generation,
@@ -1110,4 +1100,19 @@ fn connected(stream: &TcpStream) -> std::io::Result<bool> {
         Err(e) if e.kind() == ErrorKind::NotConnected => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// What a load connection is registered for from its connect on: writability says the
+/// connect finished.
+const BOTH: Interest = Interest::READABLE.add(Interest::WRITABLE);
+
+/// A non-blocking connect to `addr`, registered for [`BOTH`] under `token`.
+fn connect_registered(
+    selector: &mio::Registry,
+    addr: SocketAddr,
+    token: Token,
+) -> std::io::Result<TcpStream> {
+    let mut stream = TcpStream::connect(addr)?;
+    selector.register(&mut stream, token, BOTH)?;
+    Ok(stream)
 }
