@@ -15,17 +15,15 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # Clients no one here wrote, for the interop tests: Chromium (the playground and
 # WebSocket), openssl (s_client against tls://) and Python's ssl module, curl (http://
 # and https://), and HAProxy, the load balancer reverb is proven behind (TCP mode with
-# send-proxy-v2, HTTP mode, its health checks; tests/tests/e2e/proxy.rs). PyYAML reads
-# deploy/kubernetes.yaml (tests/tests/e2e/deploy.rs); systemd-analyze, where systemd is
-# installed, checks deploy/reverb.service (not installed for it: CI machines have none
-# running).
+# send-proxy-v2, HTTP mode, its health checks; tests/tests/e2e/proxy.rs). systemd-analyze,
+# where systemd is installed, checks deploy/reverb.service (not installed for it: CI
+# machines have none running).
 APT=()
 command -v chromium >/dev/null 2>&1 || APT+=(chromium)
 command -v openssl >/dev/null 2>&1 || APT+=(openssl)
 command -v python3 >/dev/null 2>&1 || APT+=(python3)
 command -v curl >/dev/null 2>&1 || APT+=(curl)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || APT+=(haproxy)
-python3 -c 'import yaml' 2>/dev/null || APT+=(python3-yaml)
 if [ ${#APT[@]} -gt 0 ]; then
   step "apt: ${APT[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -51,6 +49,14 @@ if ! python3 -c 'import websockets.sync.client' 2>/dev/null; then
   step "pip: websockets"
   python3 -m pip install --quiet --upgrade websockets 2>/dev/null \
     || python3 -m pip install --quiet --upgrade --break-system-packages websockets
+fi
+
+# PyYAML reads deploy/kubernetes.yaml (tests/tests/e2e/deploy.rs), in the python3 the
+# tests run (on a machine with pyenv, not Debian's, so pip rather than python3-yaml).
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  step "pip: pyyaml"
+  python3 -m pip install --quiet pyyaml 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages pyyaml
 fi
 
 if [ -f package.json ]; then

@@ -1,7 +1,7 @@
 //! `deploy/`: the files that run reverb elsewhere, kept correct by running what can run
 //! here. No image is built and no cluster is reached: the systemd unit's `ExecStart`
 //! serves an echo on loopback (and `systemd-analyze verify` accepts the unit where it is
-//! installed), the Kubernetes manifests parse (Debian's `python3-yaml`) and their
+//! installed), the Kubernetes manifests parse (PyYAML) and their
 //! container's arguments and variables are accepted by `reverb serve --print-config`, and
 //! so are the Dockerfile's, whose build step is the README's build command and a step of
 //! `scripts/test-all.sh`, which CI runs.
@@ -174,7 +174,7 @@ fn manifests() -> Vec<serde_json::Value> {
         ])
         .stdin(std::fs::File::open(repo().join("deploy/kubernetes.yaml")).unwrap())
         .output()
-        .expect("python3 (bash scripts/test-all.sh installs it, with python3-yaml)");
+        .expect("python3 (bash scripts/test-all.sh installs it, with PyYAML)");
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "deploy/kubernetes.yaml: {err}");
     serde_json::from_slice(&output.stdout).unwrap()
