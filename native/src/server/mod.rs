@@ -279,7 +279,8 @@ impl Server {
             per_ip: per_ip::PerIp::new(self.options.max_connections_per_ip),
             finished: AtomicUsize::new(0),
         });
-        let mut watch = signals::SignalWatch::new(self.options.shutdown_delay)?;
+        let mut watch =
+            signals::SignalWatch::new(self.options.shutdown_delay, self.options.admin.is_some())?;
         let mut workers = Vec::new();
         let mut wakers = Vec::new();
         let mut handles = Vec::new();

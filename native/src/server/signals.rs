@@ -27,6 +27,8 @@ pub(crate) struct SignalWatch {
     waker: Arc<Waker>,
     first: Option<i32>,
     delay: Duration,
+    /// Whether `--admin` serves `/healthz`, for the shutdown line to say so.
+    admin: bool,
     /// After the first signal, while the shutdown delay runs: when it ends.
     stop_at: Option<Instant>,
 }
@@ -34,7 +36,7 @@ pub(crate) struct SignalWatch {
 impl SignalWatch {
     /// Installs the handlers. From here on SIGINT, SIGTERM and SIGHUP no longer kill the
     /// process: they are events.
-    pub(crate) fn new(delay: Duration) -> io::Result<Self> {
+    pub(crate) fn new(delay: Duration, admin: bool) -> io::Result<Self> {
         let poll = Poll::new()?;
         let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         poll.registry()
@@ -46,6 +48,7 @@ impl SignalWatch {
             waker,
             first: None,
             delay,
+            admin,
             stop_at: None,
         })
     }
@@ -129,11 +132,16 @@ impl SignalWatch {
             );
             stop_all(control, wakers);
         } else {
+            let health = if self.admin {
+                "/healthz says 503; "
+            } else {
+                ""
+            };
             tracing::info!(
                 signal = name(signal),
                 delay_ms = self.delay.as_millis() as u64,
-                "shutting down: /healthz says 503; still accepting for the shutdown delay, \
-                 then draining (signal again to exit now)"
+                "shutting down: {health}still accepting for the shutdown delay, then draining \
+                 (signal again to exit now)"
             );
             self.stop_at = Some(Instant::now() + self.delay);
         }
