@@ -187,7 +187,17 @@ impl<L: Layer> Connection<L> {
     }
 
     pub(crate) fn step(&mut self) -> Step {
-        if let Some(event) = self.events.pop_front() {
+        // Our own events first: any of the stack's that came before them were moved in
+        // ahead of them (`push_event`); then the stack's, straight from its queue.
+        if let Some(event) = self.events.pop_front().or_else(|| self.stack.poll_event()) {
+            if let Event::Echoed { frames, .. } = event {
+                self.counters.frames += frames;
+            }
+            // A layer may act on what passes through it (the fault layer's chance per
+            // echoed frame): a failure it decides on here counts from here.
+            if let (State::Active, LayerState::Failed(reason)) = (self.state, self.stack.state()) {
+                self.state = State::Releasing(reason);
+            }
             return Step::Event(event);
         }
         match self.state {
@@ -381,16 +391,20 @@ impl<L: Layer> Connection<L> {
 
     // ---- bookkeeping --------------------------------------------------------------------
 
-    /// After every call into the stack: its events join ours in order (and its echoes
-    /// count as frames), a failure releases the connection, and the write-stall clock and
-    /// the peaks follow what the stack now holds.
-    fn settle(&mut self) {
-        while let Some(event) = self.stack.poll_event() {
-            if let Event::Echoed { frames, .. } = event {
-                self.counters.frames += frames;
-            }
-            self.events.push_back(event);
+    /// Queues an event of the shell's own after every event the stack has queued so far,
+    /// so events come out in the order they happened.
+    fn push_event(&mut self, event: Event) {
+        while let Some(earlier) = self.stack.poll_event() {
+            self.events.push_back(earlier);
         }
+        self.events.push_back(event);
+    }
+
+    /// After every call into the stack: a failure releases the connection, and the
+    /// write-stall clock and the peaks follow what the stack now holds. The stack's events
+    /// stay in its own queue until they are polled, so a connection keeps no second queue
+    /// of them (an idle connection's memory).
+    fn settle(&mut self) {
         if let (State::Active, LayerState::Failed(reason)) = (self.state, self.stack.state()) {
             self.state = State::Releasing(reason);
         }
@@ -458,7 +472,7 @@ impl<L: Layer> Connection<L> {
             .into_iter()
             .find(|&timer| due(timer));
             if let Some(timer) = releasing {
-                self.events.push_back(Event::TimedOut(timer));
+                self.push_event(Event::TimedOut(timer));
                 self.state = match (timer, self.state) {
                     // After our FIN everything owed was written: only the wait is cut short.
                     (Timer::Shutdown | Timer::Linger, State::Lingering(reason)) => {
@@ -471,7 +485,7 @@ impl<L: Layer> Connection<L> {
             {
                 self.stack.handle_timeout(now);
             } else if self.state == State::Active && due(Timer::Idle) {
-                self.events.push_back(Event::TimedOut(Timer::Idle));
+                self.push_event(Event::TimedOut(Timer::Idle));
                 self.stack.close(
                     now,
                     CloseReason::TimedOut(Timer::Idle),

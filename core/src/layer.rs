@@ -78,7 +78,10 @@ pub enum Leftover {
 ///   [`handle_timeout`](Layer::handle_timeout) once it has passed (an early or extra call
 ///   is a harmless no-op).
 /// - **Events go up the stack.** [`poll_event`](Layer::poll_event) hands out what the
-///   layer and those it wraps have to say; the stream drains it after every call.
+///   layer and those it wraps have to say. The stream passes them on as the driver polls
+///   its outputs (before any other output, so before the next input), keeping no copy;
+///   a layer may act on an event as it passes (the fault layer's chance per echoed
+///   frame), and the stream looks at [`state`](Layer::state) again after each.
 ///
 /// # What a layer never does
 /// No IO, no clock, no allocation per event on a busy connection, no unbounded buffer,

@@ -9,7 +9,7 @@ use crate::echo::Echo;
 use crate::error::RegistryError;
 use crate::input::Input;
 use crate::layer::Layer;
-use crate::output::{CloseClass, CloseReason, Output};
+use crate::output::{CloseClass, CloseReason, Event, Output};
 use crate::time::Instant;
 
 /// Stale timer entries are tolerated (they fire as harmless no-op ticks) until the heap
@@ -214,7 +214,6 @@ impl<L: Layer> Registry<L> {
         let c = &mut self.counters;
         c.bytes_in += after.bytes_in - before.bytes_in;
         c.bytes_out += after.bytes_out - before.bytes_out;
-        c.frames += after.frames - before.frames;
         self.reschedule(id.index);
         Ok(taken)
     }
@@ -226,7 +225,13 @@ impl<L: Layer> Registry<L> {
             return Output::Timeout(None);
         };
         match conn.step() {
-            Step::Event(event) => Output::Event(event),
+            Step::Event(event) => {
+                // A connection counts an echo's frames as its event is polled.
+                if let Event::Echoed { frames, .. } = event {
+                    self.counters.frames += frames;
+                }
+                Output::Event(event)
+            }
             Step::CloseWrite => Output::CloseWrite,
             Step::Timeout(deadline) => {
                 // Sending the FIN may have started the linger timer.
