@@ -81,14 +81,14 @@ pub enum ClientError {
 /// Runs the client on the process's stdin and stdout.
 pub fn run(args: &ClientArgs) -> Result<(), ClientError> {
     let target = Target::parse(&args.addr).map_err(ClientError::Url)?;
-    if target.scheme.http() {
+    if target.scheme.is_http() {
         // Lines in, lines out: an HTTP exchange is no such thing (curl is the client).
         return Err(ClientError::Url(format!(
             "{}:// is for reverb bench; reverb client speaks tcp://, tls://, ws:// and wss://",
             target.scheme.name()
         )));
     }
-    let tls = if target.scheme.tls() {
+    let tls = if target.scheme.is_tls() {
         let tls = match (&args.ca, args.insecure) {
             (Some(ca), _) => {
                 ClientTls::trusting(ca).map_err(|e| ClientError::Tls(e.to_string()))?
@@ -109,7 +109,7 @@ pub fn run(args: &ClientArgs) -> Result<(), ClientError> {
     } else {
         None
     };
-    let ws = if target.scheme.websocket() {
+    let ws = if target.scheme.is_ws() {
         Some(ClientWs::new(&target.ws_url()).map_err(|e| ClientError::Ws(e.to_string()))?)
     } else {
         None

@@ -12,7 +12,7 @@ use std::str::FromStr;
 
 use crate::units::parse_escaped;
 
-/// The protocols a listener speaks.
+/// The protocols a listener speaks, and a `reverb bench` or `reverb client` URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// Plain TCP: the echo over the stream.
@@ -30,6 +30,31 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// Every scheme, in the order error messages list them.
+    pub const ALL: [Scheme; 6] = [
+        Scheme::Tcp,
+        Scheme::Tls,
+        Scheme::Ws,
+        Scheme::Wss,
+        Scheme::Http,
+        Scheme::Https,
+    ];
+
+    /// Splits `SCHEME://REST` into its scheme and the rest; a bare `HOST:PORT` is TCP
+    /// (`None` for the scheme). The error names an unknown scheme and lists the known.
+    pub fn split(text: &str) -> Result<(Option<Scheme>, &str), String> {
+        let Some((name, rest)) = text.split_once("://") else {
+            return Ok((None, text));
+        };
+        match Scheme::ALL.into_iter().find(|s| s.name() == name) {
+            Some(scheme) => Ok((Some(scheme), rest)),
+            None => Err(format!(
+                "{text:?}: unknown scheme {name:?} (use tcp://, tls://, ws://, wss://, \
+                 http://, https:// or HOST:PORT)"
+            )),
+        }
+    }
+
     /// The URL scheme.
     pub const fn name(self) -> &'static str {
         match self {
@@ -98,21 +123,8 @@ impl FromStr for ListenUrl {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let (scheme, rest) = match text.split_once("://") {
-            Some(("tcp", rest)) => (Scheme::Tcp, rest),
-            Some(("tls", rest)) => (Scheme::Tls, rest),
-            Some(("ws", rest)) => (Scheme::Ws, rest),
-            Some(("wss", rest)) => (Scheme::Wss, rest),
-            Some(("http", rest)) => (Scheme::Http, rest),
-            Some(("https", rest)) => (Scheme::Https, rest),
-            Some((other, _)) => {
-                return Err(format!(
-                    "{text:?}: unknown scheme {other:?} (use tcp://, tls://, ws://, wss://, \
-                     http://, https:// or HOST:PORT)"
-                ))
-            }
-            None => (Scheme::Tcp, text),
-        };
+        let (scheme, rest) = Scheme::split(text)?;
+        let scheme = scheme.unwrap_or(Scheme::Tcp);
         let (addr, query) = match rest.split_once('?') {
             Some((addr, query)) => (addr, Some(query)),
             None => (rest, None),

@@ -85,7 +85,7 @@ impl BenchArgs {
             .into_iter()
             .next()
             .ok_or_else(|| format!("{:?} resolves to no address", self.addr))?;
-        let tls = match (&self.ca, self.insecure, target.scheme.tls()) {
+        let tls = match (&self.ca, self.insecure, target.scheme.is_tls()) {
             (Some(ca), _, true) => Some(ClientTls::trusting(ca).map_err(|e| format!("--ca: {e}"))?),
             (None, true, true) => Some(ClientTls::insecure()),
             (None, false, true) => {

@@ -124,13 +124,13 @@ pub fn run(opts: &BenchOptions) -> std::io::Result<Report> {
         tls: opts
             .tls
             .clone()
-            .filter(|_| opts.target.scheme.tls())
+            .filter(|_| opts.target.scheme.is_tls())
             .map(|tls| (tls, opts.target.host.clone())),
-        ws: opts.target.scheme.websocket().then(|| opts.target.ws_url()),
+        ws: opts.target.scheme.is_ws().then(|| opts.target.ws_url()),
         http: opts
             .target
             .scheme
-            .http()
+            .is_http()
             .then(|| (opts.target.host_port.clone(), opts.target.path.clone())),
         text: opts.line,
     };

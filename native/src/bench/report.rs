@@ -339,16 +339,16 @@ impl Report {
         // connect, WebSocket's upgrade from the connect or the end of TLS.
         let handshakes = [
             (
-                self.scheme.tls(),
+                self.scheme.is_tls(),
                 "tls",
                 &self.tls_handshake,
                 "after the connect",
             ),
             (
-                self.scheme.websocket(),
+                self.scheme.is_ws(),
                 "websocket",
                 &self.ws_handshake,
-                if self.scheme.tls() {
+                if self.scheme.is_tls() {
                     "after tls"
                 } else {
                     "after the connect"
@@ -553,8 +553,8 @@ impl Report {
             self.bytes_per_sec_per_connection(),
             pcts(&self.latency),
             pcts(&self.connect),
-            handshake(self.scheme.tls(), &self.tls_handshake),
-            handshake(self.scheme.websocket(), &self.ws_handshake),
+            handshake(self.scheme.is_tls(), &self.tls_handshake),
+            handshake(self.scheme.is_ws(), &self.ws_handshake),
             self.reconnects,
             self.connect_failures,
             self.resets,
@@ -578,8 +578,8 @@ impl Report {
             table.join(","),
             encoded(true, &self.latency),
             encoded(true, &self.connect),
-            encoded(self.scheme.tls(), &self.tls_handshake),
-            encoded(self.scheme.websocket(), &self.ws_handshake),
+            encoded(self.scheme.is_tls(), &self.tls_handshake),
+            encoded(self.scheme.is_ws(), &self.ws_handshake),
             self.success(),
             errors.join(",")
         )

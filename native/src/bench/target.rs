@@ -7,51 +7,8 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 
-/// The protocol stack a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// Plain TCP.
-    Tcp,
-    /// TLS over TCP.
-    Tls,
-    /// WebSocket over TCP.
-    Ws,
-    /// WebSocket inside TLS.
-    Wss,
-    /// HTTP/1.1 over TCP (`reverb bench` only).
-    Http,
-    /// HTTP/1.1 inside TLS (`reverb bench` only).
-    Https,
-}
-
-impl Scheme {
-    /// Whether the stack has TLS in it.
-    pub fn tls(self) -> bool {
-        matches!(self, Scheme::Tls | Scheme::Wss | Scheme::Https)
-    }
-
-    /// Whether the stack has HTTP in it.
-    pub fn http(self) -> bool {
-        matches!(self, Scheme::Http | Scheme::Https)
-    }
-
-    /// Whether the stack has WebSocket in it.
-    pub fn websocket(self) -> bool {
-        matches!(self, Scheme::Ws | Scheme::Wss)
-    }
-
-    /// The URL scheme.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scheme::Tcp => "tcp",
-            Scheme::Tls => "tls",
-            Scheme::Ws => "ws",
-            Scheme::Wss => "wss",
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        }
-    }
-}
+/// The protocol stack a URL names: the listeners' own.
+pub use crate::listen::Scheme;
 
 /// A server to talk to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,26 +28,13 @@ pub struct Target {
 impl Target {
     /// Parses a URL; the error says what is wrong with it.
     pub fn parse(text: &str) -> Result<Target, String> {
-        let (scheme, rest, explicit) = match text.split_once("://") {
-            Some(("tcp", rest)) => (Scheme::Tcp, rest, true),
-            Some(("tls", rest)) => (Scheme::Tls, rest, true),
-            Some(("ws", rest)) => (Scheme::Ws, rest, true),
-            Some(("wss", rest)) => (Scheme::Wss, rest, true),
-            Some(("http", rest)) => (Scheme::Http, rest, true),
-            Some(("https", rest)) => (Scheme::Https, rest, true),
-            Some((other, _)) => {
-                return Err(format!(
-                    "{text:?}: unknown scheme {other:?} (use tcp://, tls://, ws://, wss://, \
-                     http://, https:// or HOST:PORT)"
-                ))
-            }
-            None => (Scheme::Tcp, text, false),
-        };
+        let (scheme, rest) = Scheme::split(text)?;
+        let (scheme, explicit) = (scheme.unwrap_or(Scheme::Tcp), scheme.is_some());
         let (host_port, path) = match rest.find(['/', '?']) {
             Some(at) => (&rest[..at], &rest[at..]),
             None => (rest, ""),
         };
-        if !scheme.websocket() && !scheme.http() && !path.is_empty() && path != "/" {
+        if !scheme.is_ws() && !scheme.is_http() && !path.is_empty() && path != "/" {
             return Err(format!(
                 "{text:?}: a path is for ws://, wss://, http:// and https:// only, not {}://",
                 scheme.name()
@@ -136,7 +80,7 @@ impl fmt::Display for Target {
             return f.write_str(&self.host_port);
         }
         write!(f, "{}://{}", self.scheme.name(), self.host_port)?;
-        if self.scheme.websocket() && self.path != "/" {
+        if self.scheme.is_ws() && self.path != "/" {
             f.write_str(&self.path)?;
         }
         Ok(())
@@ -175,7 +119,7 @@ mod tests {
         );
         let t = Target::parse("https://localhost:8443/post").unwrap();
         assert_eq!(t.scheme, Scheme::Https);
-        assert!(t.scheme.tls() && t.scheme.http() && !t.scheme.websocket());
+        assert!(t.scheme.is_tls() && t.scheme.is_http() && !t.scheme.is_ws());
         assert_eq!(t.path, "/post");
     }
 
